@@ -1,0 +1,40 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint typecheck bench install clean-db
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Migrate, seed the demo tenant when the database is empty, and serve on the embedded database.
+run: $(STAMP)
+	$(BIN)/duro migrate
+	$(BIN)/duro demo --if-empty
+	$(BIN)/duro serve
+
+## The whole suite on real PostgreSQL (embedded unless DURO_TEST_DATABASE_URL is set).
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/api.py
+
+## Stop using the local embedded database and delete it (demo data included).
+clean-db:
+	rm -rf .duro/pg .duro/demo.json

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by every /v1 router: middleware, error rendering, the unit of work."""

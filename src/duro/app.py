@@ -1,0 +1,102 @@
+"""create_app(settings) -> the ASGI application serving every HTTP surface."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from duro.api.errors import install_error_handlers
+from duro.api.middleware import MerchantApiMiddleware, RequestIdMiddleware
+from duro.config import Settings
+from duro.credentials.oauth import router as oauth_router
+from duro.customers.router import router as customers_router
+from duro.db.engine import Database
+from duro.events.router import router as events_router
+from duro.kit.clock import Clock
+from duro.kit.money import configure_currencies
+from duro.kit.phone import configure as configure_phone
+from duro.ops.router import router as ops_router
+from duro.plans.router import router as plans_router
+from duro.runtime import Runtime
+
+API_DESCRIPTION = """Duro merchant API. Authenticate with `Authorization: Bearer sk_test_…` (or an OAuth access
+token); the key's prefix selects test or live mode. Mutating calls accept an `Idempotency-Key` header."""
+
+
+def create_app(settings: Settings, db: Database | None = None, clock: Clock | None = None) -> FastAPI:
+    """Build the app. Tests pass their own `db`/`clock`; `duro serve` lets the lifespan create the database."""
+    configure_phone(settings.default_phone_region)
+    configure_currencies(settings.currency_list)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = getattr(app.state, "runtime", None) is None
+        if owned:
+            from duro.db.engine import resolve_database_url
+
+            app.state.runtime = Runtime(
+                settings, Database(resolve_database_url(settings), pool_size=settings.db_pool_size), clock
+            )
+        try:
+            yield
+        finally:
+            runtime: Runtime = app.state.runtime
+            await runtime.close()
+            if owned:
+                await runtime.db.dispose()
+
+    app = FastAPI(
+        title="Duro",
+        version="0.1.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        generate_unique_id_function=lambda route: route.name,
+    )
+    if db is not None:
+        app.state.runtime = Runtime(settings, db, clock)
+
+    install_error_handlers(app)
+    for router in (ops_router, oauth_router, plans_router, customers_router, events_router):
+        app.include_router(router)
+
+    app.add_middleware(MerchantApiMiddleware, runtime_getter=lambda: app.state.runtime)
+    app.add_middleware(RequestIdMiddleware)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        openapi_version="3.1.0",
+        description=app.description,
+        routes=app.routes,
+    )
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "sk_test_/sk_live_ key or OAuth token"}
+    }
+    for path, ops in schema.get("paths", {}).items():
+        if not path.startswith("/v1/") or path == "/v1/oauth/token":
+            continue
+        for method, op in ops.items():
+            op["security"] = [{"bearer": []}]
+            if method in ("post", "patch", "delete"):
+                op.setdefault("parameters", []).append(
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                    }
+                )
+    app.openapi_schema = schema
+    return schema

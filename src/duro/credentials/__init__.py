@@ -1,0 +1,1 @@
+"""API keys and OAuth clients of one mode."""

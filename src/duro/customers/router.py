@@ -1,0 +1,68 @@
+"""HTTP endpoints of /v1/customers (03 §13.2)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AfterValidator
+from starlette.responses import Response
+
+from duro.api.params import READ_ERRORS, WRITE_ERRORS, ListEnvelope, errors, ok, page_params
+from duro.api.unit import ApiCall, api_call
+from duro.customers import service
+from duro.customers.schemas import BlacklistRequest, CustomerCreate, CustomerOut, CustomerUpdate
+from duro.kit.pagination import PageRequest
+from duro.kit.phone import normalize_phone
+from duro.kit.validation import check_email
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+
+EmailQuery = Annotated[str | None, AfterValidator(lambda v: check_email(v) if v is not None else None)]
+PhoneQuery = Annotated[str | None, AfterValidator(lambda v: normalize_phone(v) if v is not None else None)]
+
+
+@router.post("", status_code=201, responses={**ok(CustomerOut, 201), **errors(*WRITE_ERRORS)})
+async def create_customer(body: CustomerCreate, call: ApiCall = Depends(api_call)) -> Response:
+    return await call.run(lambda ctx: service.create_customer(ctx, body), 201)
+
+
+@router.get("", responses={**ok(ListEnvelope), **errors(*READ_ERRORS)})
+async def list_customers(
+    page: PageRequest = Depends(page_params),
+    email: EmailQuery = Query(None),
+    phone: PhoneQuery = Query(None),
+    merchant_ref: str | None = Query(None, alias="merchantRef", max_length=100),
+    blacklisted: bool | None = Query(None),
+    call: ApiCall = Depends(api_call),
+) -> Response:
+    return await call.read(
+        lambda ctx: service.list_customers(
+            ctx, page, email=email, phone=phone, merchant_ref=merchant_ref, blacklisted=blacklisted
+        )
+    )
+
+
+@router.get("/ref/{merchant_ref}", responses={**ok(CustomerOut), **errors(*READ_ERRORS)})
+async def get_customer_by_ref(merchant_ref: str, call: ApiCall = Depends(api_call)) -> Response:
+    return await call.read(lambda ctx: service.get_customer_by_ref(ctx, merchant_ref))
+
+
+@router.get("/{customer_id}", responses={**ok(CustomerOut), **errors(*READ_ERRORS)})
+async def get_customer(customer_id: str, call: ApiCall = Depends(api_call)) -> Response:
+    return await call.read(lambda ctx: service.get_customer(ctx, customer_id))
+
+
+@router.patch("/{customer_id}", responses={**ok(CustomerOut), **errors(*WRITE_ERRORS)})
+async def update_customer(customer_id: str, body: CustomerUpdate, call: ApiCall = Depends(api_call)) -> Response:
+    return await call.run(lambda ctx: service.update_customer(ctx, customer_id, body))
+
+
+@router.post("/{customer_id}/blacklist", responses={**ok(CustomerOut), **errors(*WRITE_ERRORS)})
+async def blacklist_customer(customer_id: str, body: BlacklistRequest, call: ApiCall = Depends(api_call)) -> Response:
+    return await call.run(lambda ctx: service.blacklist_customer(ctx, customer_id, body))
+
+
+@router.delete("/{customer_id}/blacklist", responses={**ok(CustomerOut), **errors(*WRITE_ERRORS)})
+async def unblacklist_customer(customer_id: str, call: ApiCall = Depends(api_call)) -> Response:
+    return await call.run(lambda ctx: service.unblacklist_customer(ctx, customer_id))

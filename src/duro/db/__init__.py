@@ -1,0 +1,1 @@
+"""Database: engine, per-mode connections, embedded server, migrations."""

@@ -1,0 +1,1 @@
+"""The events outbox and `/v1/events` (05 §2, §9)."""

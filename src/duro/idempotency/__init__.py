@@ -1,0 +1,1 @@
+"""Idempotency-Key handling for mutating /v1 calls (01 §8)."""

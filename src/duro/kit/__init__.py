@@ -1,0 +1,1 @@
+"""Domain-agnostic tools: ids, money, clock, crypto, errors, JSON, pagination, rate limits."""
