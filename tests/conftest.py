@@ -42,7 +42,10 @@ def make_settings(**overrides: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-def database_url_for_tests(name: str = "duro_test") -> str:
+def database_url_for_tests(name: str | None = None) -> str:
+    """The external test server, or a database on the embedded one. DURO_TEST_DB_NAME lets several suites
+    run side by side on one machine without dropping each other's schemas."""
+    name = name or os.environ.get("DURO_TEST_DB_NAME", "duro_test")
     external = os.environ.get("DURO_TEST_DATABASE_URL")
     if external:
         return external
