@@ -99,14 +99,23 @@ class JwtCodec:
                 algorithms=[self._alg(kid)],
                 audience=AUDIENCE[kid],
                 issuer=self.issuer,
-                leeway=LEEWAY_SECONDS,
-                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+                # Time claims are checked below against our clock, never the system's.
+                options={
+                    "require": ["exp", "iat", "sub", "aud", "iss"],
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
-        except jwt.ExpiredSignatureError as exc:
-            raise TokenExpired from exc
         except jwt.PyJWTError as exc:
             raise TokenInvalid from exc
-        # PyJWT checks exp against the system clock; check again against ours so test clocks stay honest.
-        if int(claims["exp"]) + LEEWAY_SECONDS < now:
+        try:
+            exp = int(claims["exp"])
+            nbf = int(claims.get("nbf", claims["iat"]))
+        except (TypeError, ValueError) as exc:
+            raise TokenInvalid from exc
+        if exp + LEEWAY_SECONDS < now:
             raise TokenExpired
+        if nbf - LEEWAY_SECONDS > now:
+            raise TokenInvalid
         return claims
