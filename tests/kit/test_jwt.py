@@ -48,8 +48,12 @@ def test_identity_token_is_not_a_merchant_token() -> None:
 
 def test_alg_none_and_foreign_keys_are_refused() -> None:
     codec = hs_codec()
-    unsigned = pyjwt.encode({"sub": "oac_X", "aud": "duro:v1", "iss": "http://localhost:8000", "exp": NOW + 60,
-                             "iat": NOW}, key=None, algorithm="none", headers={"kid": "merchant"})
+    unsigned = pyjwt.encode(
+        {"sub": "oac_X", "aud": "duro:v1", "iss": "http://localhost:8000", "exp": NOW + 60, "iat": NOW},
+        key=None,
+        algorithm="none",
+        headers={"kid": "merchant"},
+    )
     with pytest.raises(TokenInvalid):
         codec.verify("merchant", unsigned, NOW)
     other = JwtCodec(build_keys(b"x" * 40, "HS256", None), "http://localhost:8000")

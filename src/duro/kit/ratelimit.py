@@ -49,7 +49,8 @@ class RateLimiter:
         storage: Storage
         if redis_url:
             scheme, rest = redis_url.split("://", 1)
-            storage = storage_from_string(f"async+{scheme}://{rest}")  # type: ignore[assignment]
+            # redis-py (already a dependency of the `redis` extra) rather than limits' default, coredis.
+            storage = storage_from_string(f"async+{scheme}://{rest}", implementation="redispy")  # type: ignore[assignment]
         else:
             storage = MemoryStorage()
         self.storage = storage
