@@ -187,3 +187,25 @@ def make_tenant(db: Database, settings: Settings) -> Any:
 @pytest.fixture
 async def tenant(make_tenant: Any) -> TenantKeys:
     return await make_tenant("Acme Ltd")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def revoke_key(db: Database, settings: Settings) -> Any:
+    """Revoke one of a tenant's provisioned keys the way `duro keys revoke` does; returns the key id."""
+    from duro.context import RepositoryContext
+    from duro.credentials.repository import ApiKeyRepository
+    from duro.credentials.service import revoke_api_key
+    from duro.kit.crypto import sha256_hex
+    from duro.tenants.service import CLI_ACTOR
+
+    async def revoke(keys: TenantKeys, mode: str = "test", kind: str = "secret") -> str:
+        plaintext = getattr(keys, f"{mode}_{kind}")
+        async with db.transaction(mode) as conn:  # type: ignore[arg-type]
+            ctx = RepositoryContext(conn, keys.id, mode, SystemClock(), settings, CLI_ACTOR)  # type: ignore[arg-type]
+            found = [r for r in await ctx.repo(ApiKeyRepository).list_all() if r.key_hash == sha256_hex(plaintext)]
+            assert len(found) == 1
+            row = await revoke_api_key(ctx, found[0].id)
+        assert row.revoked_at is not None
+        return str(row.id)
+
+    return revoke

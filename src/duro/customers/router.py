@@ -18,8 +18,10 @@ from duro.kit.validation import check_email
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
-EmailQuery = Annotated[str | None, AfterValidator(lambda v: check_email(v) if v is not None else None)]
-PhoneQuery = Annotated[str | None, AfterValidator(lambda v: normalize_phone(v) if v is not None else None)]
+# `Query()` sits inside `Annotated`: with `= Query(None)` as the default FastAPI drops the validator, and the
+# filter would compare the raw input instead of the normalised form the rows are stored in (01 §4).
+EmailQuery = Annotated[str | None, Query(), AfterValidator(lambda v: check_email(v) if v is not None else None)]
+PhoneQuery = Annotated[str | None, Query(), AfterValidator(lambda v: normalize_phone(v) if v is not None else None)]
 
 
 @router.post("", status_code=201, responses={**ok(CustomerOut, 201), **errors(*WRITE_ERRORS)})
@@ -30,8 +32,8 @@ async def create_customer(body: CustomerCreate, call: ApiCall = Depends(api_call
 @router.get("", responses={**ok(ListEnvelope), **errors(*READ_ERRORS)})
 async def list_customers(
     page: PageRequest = Depends(page_params),
-    email: EmailQuery = Query(None),
-    phone: PhoneQuery = Query(None),
+    email: EmailQuery = None,
+    phone: PhoneQuery = None,
     merchant_ref: str | None = Query(None, alias="merchantRef", max_length=100),
     blacklisted: bool | None = Query(None),
     call: ApiCall = Depends(api_call),
@@ -43,7 +45,8 @@ async def list_customers(
     )
 
 
-@router.get("/ref/{merchant_ref}", responses={**ok(CustomerOut), **errors(*READ_ERRORS)})
+# `:path` so that a merchantRef containing `/` (any printable character is allowed, 03 §1.2) can be looked up.
+@router.get("/ref/{merchant_ref:path}", responses={**ok(CustomerOut), **errors(*READ_ERRORS)})
 async def get_customer_by_ref(merchant_ref: str, call: ApiCall = Depends(api_call)) -> Response:
     return await call.read(lambda ctx: service.get_customer_by_ref(ctx, merchant_ref))
 

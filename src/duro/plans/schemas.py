@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from duro.kit.money import MAX_AMOUNT
 from duro.kit.validation import CurrencyCode, Metadata, PatchModel, RequestModel
@@ -38,12 +38,16 @@ class PlanCreate(RequestModel):
     description: Description | None = None
     metadata: Metadata = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _count_fits_interval(self) -> PlanCreate:
-        top = MAX_INTERVAL_COUNT[self.interval]
-        if self.interval_count > top:
-            raise ValueError(f"intervalCount must be at most {top} for interval {self.interval}")
-        return self
+    @field_validator("interval_count")
+    @classmethod
+    def _count_fits_interval(cls, value: int, info: ValidationInfo) -> int:
+        # A field validator (not a model validator) so the error's path is `intervalCount` (01 §5).
+        # `interval` is declared first, so it is in `info.data` whenever it was valid.
+        interval = info.data.get("interval")
+        top = MAX_INTERVAL_COUNT.get(interval) if isinstance(interval, str) else None
+        if top is not None and value > top:
+            raise ValueError(f"must be at most {top} for interval {interval}")
+        return value
 
 
 class PlanUpdate(PatchModel):
