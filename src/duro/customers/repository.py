@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import ColumnElement, select
 
-from duro.db.repository import DbRow, TenantRepository
+from duro.db.repository import DbRow, TenantRepository, storable
 from duro.kit.pagination import Page, PageRequest
 from duro.models.customers import customers
 
@@ -33,6 +33,8 @@ class CustomerRepository(TenantRepository):
         return await self.page(page, filters)
 
     async def by_merchant_ref(self, merchant_ref: str, *, for_update: bool = False) -> DbRow | None:
+        if not storable(merchant_ref):
+            return None
         stmt = select(customers).where(self.scoped(customers.c.merchant_ref == merchant_ref))
         if for_update:
             stmt = stmt.with_for_update()

@@ -14,7 +14,7 @@ from duro.customers import service
 from duro.customers.schemas import BlacklistRequest, CustomerCreate, CustomerOut, CustomerUpdate
 from duro.kit.pagination import PageRequest
 from duro.kit.phone import normalize_phone
-from duro.kit.validation import check_email
+from duro.kit.validation import check_email, check_printable
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -22,6 +22,11 @@ router = APIRouter(prefix="/v1/customers", tags=["customers"])
 # filter would compare the raw input instead of the normalised form the rows are stored in (01 §4).
 EmailQuery = Annotated[str | None, Query(), AfterValidator(lambda v: check_email(v) if v is not None else None)]
 PhoneQuery = Annotated[str | None, Query(), AfterValidator(lambda v: normalize_phone(v) if v is not None else None)]
+RefQuery = Annotated[
+    str | None,
+    Query(alias="merchantRef", max_length=100),
+    AfterValidator(lambda v: check_printable(v) if v is not None else None),
+]
 
 
 @router.post("", status_code=201, responses={**ok(CustomerOut, 201), **errors(*WRITE_ERRORS)})
@@ -34,7 +39,7 @@ async def list_customers(
     page: PageRequest = Depends(page_params),
     email: EmailQuery = None,
     phone: PhoneQuery = None,
-    merchant_ref: str | None = Query(None, alias="merchantRef", max_length=100),
+    merchant_ref: RefQuery = None,
     blacklisted: bool | None = Query(None),
     call: ApiCall = Depends(api_call),
 ) -> Response:

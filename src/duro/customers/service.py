@@ -145,13 +145,17 @@ async def blacklist_customer(ctx: RepositoryContext, customer_id: str, body: Bla
         changes["blacklisted_at"] = ctx.clock.now()
     out, changed = await _apply(ctx, row, changes)
     if changed:
+        before = {"blacklisted": row.blacklisted, "blacklistReason": row.blacklist_reason}
+        after = {"blacklisted": True, "blacklistReason": body.reason}
+        # Audit `before`/`after` hold changed fields only (02 §9): a re-blacklist changes just the reason.
+        keys = [k for k in before if before[k] != after[k]]
         await audit(
             ctx,
             "customer.blacklisted",
             target_type="customer",
             target_id=row.id,
-            before={"blacklisted": row.blacklisted, "blacklistReason": row.blacklist_reason},
-            after={"blacklisted": True, "blacklistReason": body.reason},
+            before={k: before[k] for k in keys},
+            after={k: after[k] for k in keys},
         )
     return out
 

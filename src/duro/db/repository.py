@@ -16,6 +16,12 @@ from duro.kit.pagination import Page, PageRequest, page_from_rows
 DbRow: TypeAlias = Row[Unpack[tuple[Any, ...]]]
 
 
+def storable(value: str) -> bool:
+    """False for text PostgreSQL cannot hold (U+0000): no row can have it, so lookups find nothing instead of
+    failing with a database error. Path ids and cursors reach queries unvalidated."""
+    return "\x00" not in value
+
+
 class TenantRepository:
     table: ClassVar[Table]
 
@@ -29,6 +35,8 @@ class TenantRepository:
         return and_(self.table.c.tenant_id == self.tenant_id, *clauses)
 
     async def get_row(self, row_id: str, *, for_update: bool = False) -> DbRow | None:
+        if not storable(row_id):
+            return None
         stmt = select(self.table).where(self.scoped(self.table.c.id == row_id))
         if for_update:
             stmt = stmt.with_for_update()
@@ -40,6 +48,8 @@ class TenantRepository:
         return row
 
     async def update_row(self, row_id: str, values: Mapping[str, Any]) -> DbRow | None:
+        if not storable(row_id):
+            return None
         stmt = update(self.table).where(self.scoped(self.table.c.id == row_id)).values(**values).returning(self.table)
         row: DbRow | None = (await self.conn.execute(stmt)).first()
         return row
@@ -53,6 +63,8 @@ class TenantRepository:
         t = self.table
         where = [*filters]
         if page.cursor is not None:
+            if not storable(page.cursor):
+                raise bad_request("invalid_cursor", "cursor is not an item of this list")
             anchor = (
                 await self.conn.execute(
                     select(t.c.created_at, t.c.id).where(self.scoped(t.c.id == page.cursor, *filters))

@@ -47,17 +47,27 @@ def _check_currency(value: str) -> str:
     return value
 
 
-def _check_printable(value: str) -> str:
+def check_printable(value: str) -> str:
     if not value.isprintable():
         raise ValueError("must contain printable characters only")
     return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 Metadata = Annotated[dict[str, str], AfterValidator(_check_metadata)]
 Email = Annotated[str, AfterValidator(check_email)]
 Phone = Annotated[str, AfterValidator(_check_phone)]
 CurrencyCode = Annotated[str, AfterValidator(_check_currency)]
-Printable = Annotated[str, AfterValidator(_check_printable)]
+Printable = Annotated[str, AfterValidator(check_printable)]
 
 
 class RequestModel(BaseModel):
@@ -66,6 +76,14 @@ class RequestModel(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=False, extra="forbid", strict=True, frozen=True
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _reject_nul(cls, value: Any) -> Any:
+        # PostgreSQL text and jsonb cannot hold U+0000: refuse it as input (422) rather than fail in the database (500).
+        if _has_nul(value):
+            raise ValueError("must not contain NUL (U+0000) characters")
+        return value
 
 
 class PatchModel(RequestModel):

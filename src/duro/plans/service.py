@@ -74,11 +74,13 @@ async def list_plans(ctx: RepositoryContext, page: PageRequest, active: bool | N
 
 async def update_plan(ctx: RepositoryContext, plan_id: str, body: PlanUpdate) -> dict[str, Any]:
     repo = ctx.repo(PlanRepository)
-    changes = body.provided()
-    if not changes:
-        row = await repo.get_row(plan_id)
-    else:
-        row = await repo.update_row(plan_id, {**changes, "updated_at": ctx.clock.now()})
+    row = await repo.get_row(plan_id, for_update=True)
     if row is None:
         raise not_found("No such plan")
+    # Only real changes are written, so a no-op PATCH leaves `updatedAt` alone (as customers do).
+    changes = {k: v for k, v in body.provided().items() if getattr(row, k) != v}
+    if changes:
+        updated = await repo.update_row(plan_id, {**changes, "updated_at": ctx.clock.now()})
+        assert updated is not None  # locked above
+        row = updated
     return plan_json(row)
