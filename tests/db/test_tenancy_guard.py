@@ -28,11 +28,7 @@ async def test_guard_accepts_scoped_and_marked_statements(db: Database) -> None:
 
 async def test_mode_connection_cannot_see_other_schema(db: Database) -> None:
     async with db.transaction("test") as conn:
-        compiled = str(
-            select(customers.c.id).compile(
-                dialect=conn.dialect, compile_kwargs={"literal_binds": True}
-            )
-        )
+        compiled = str(select(customers.c.id).compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
         result = await conn.execute(select(customers.c.id).where(customers.c.tenant_id == "ten_none"))
         assert result.all() == []
     # The placeholder schema is what the model says; the connection decides which real schema it means.

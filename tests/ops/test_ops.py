@@ -30,7 +30,9 @@ async def test_readyz_reports_migrations(client: Any, db: Database) -> None:
         assert r.json()["migrations"]["current"] == "older"
     finally:
         async with db.engine.begin() as conn:
-            await conn.execute(text("UPDATE core.alembic_version SET version_num = :v"), {"v": body["migrations"]["head"]})
+            await conn.execute(
+                text("UPDATE core.alembic_version SET version_num = :v"), {"v": body["migrations"]["head"]}
+            )
 
 
 async def test_openapi_documents_every_v1_operation(client: Any) -> None:
@@ -39,11 +41,20 @@ async def test_openapi_documents_every_v1_operation(client: Any) -> None:
     spec = r.json()
     assert spec["openapi"].startswith("3.1")
     expected = {
-        ("post", "/v1/plans"), ("get", "/v1/plans"), ("get", "/v1/plans/{plan_id}"), ("patch", "/v1/plans/{plan_id}"),
-        ("post", "/v1/customers"), ("get", "/v1/customers"), ("get", "/v1/customers/{customer_id}"),
-        ("patch", "/v1/customers/{customer_id}"), ("get", "/v1/customers/ref/{merchant_ref}"),
-        ("post", "/v1/customers/{customer_id}/blacklist"), ("delete", "/v1/customers/{customer_id}/blacklist"),
-        ("get", "/v1/events"), ("get", "/v1/events/{event_id}"), ("post", "/v1/oauth/token"),
+        ("post", "/v1/plans"),
+        ("get", "/v1/plans"),
+        ("get", "/v1/plans/{plan_id}"),
+        ("patch", "/v1/plans/{plan_id}"),
+        ("post", "/v1/customers"),
+        ("get", "/v1/customers"),
+        ("get", "/v1/customers/{customer_id}"),
+        ("patch", "/v1/customers/{customer_id}"),
+        ("get", "/v1/customers/ref/{merchant_ref}"),
+        ("post", "/v1/customers/{customer_id}/blacklist"),
+        ("delete", "/v1/customers/{customer_id}/blacklist"),
+        ("get", "/v1/events"),
+        ("get", "/v1/events/{event_id}"),
+        ("post", "/v1/oauth/token"),
     }
     found = {(m, p) for p, ops in spec["paths"].items() for m in ops if p.startswith("/v1")}
     assert expected <= found

@@ -131,15 +131,28 @@ class MerchantApiMiddleware:
         if principal is not None:
             self.runtime.usage.record(principal)
 
+        response_started = False
+
         async def send_with_limits(message: Message) -> None:
-            if message["type"] == "http.response.start" and extra_headers:
-                message["headers"] = [
-                    *message.get("headers", []),
-                    *((k.lower().encode(), v.encode()) for k, v in extra_headers.items()),
-                ]
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                if extra_headers:
+                    message["headers"] = [
+                        *message.get("headers", []),
+                        *((k.lower().encode(), v.encode()) for k, v in extra_headers.items()),
+                    ]
             await send(message)
 
-        await self.app(scope, receive, send_with_limits)
+        try:
+            await self.app(scope, receive, send_with_limits)
+        except Exception:
+            if response_started:
+                raise
+            # Render the 500 here rather than in RequestIdMiddleware so it keeps the RateLimit-* headers
+            # every /v1 answer carries (01 §9).
+            log.exception("unhandled error")
+            await error_response(internal_error(), request_id)(scope, receive, send_with_limits)
 
     def _limit(self, principal: Principal) -> Any:
         s = self.runtime.settings

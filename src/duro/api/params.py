@@ -10,10 +10,11 @@ from pydantic import BaseModel, Field
 from duro.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, PageRequest
 
 
-def page_params(
+async def page_params(
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Items per page (1-100)"),
     cursor: str | None = Query(None, max_length=200, description="`nextCursor` of the previous page"),
 ) -> PageRequest:
+    # `async` on purpose: a plain `def` dependency would run in FastAPI's thread pool on every list request.
     return PageRequest(limit=limit, cursor=cursor)
 
 

@@ -69,7 +69,11 @@ class ApiCall:
 
         key = _check_key(raw_key)
         body = await self.request.body()
-        canonical = jsonenc.canonical(jsonenc.loads(body)) if body.strip() else b""
+        try:
+            # Routes without a body model never parsed it, so this may be the first look at the bytes.
+            canonical = jsonenc.canonical(jsonenc.loads(body)) if body.strip() else b""
+        except ValueError as exc:
+            raise bad_request("malformed_json", "The body is not valid JSON") from exc
         fp = store.fingerprint(self.request.method, self.request.url.path, self.request.url.query, canonical)
         db, mode, tenant = self.runtime.db, self.principal.mode, self.principal.tenant_id
         claim = await store.claim(db, mode, tenant, key, fp, self.request_id, self.runtime.clock.now())
@@ -97,7 +101,8 @@ class ApiCall:
             return Response(payload, 500, media_type=JSON)
 
 
-def api_call(request: Request) -> ApiCall:
+async def api_call(request: Request) -> ApiCall:
+    # `async` on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread hop per request.
     principal = getattr(request.state, "principal", None)
     if not isinstance(principal, Principal):  # only reachable if a route is mounted outside the middleware
         raise unauthorized("missing_credential", "No credential was sent")
