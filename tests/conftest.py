@@ -103,6 +103,7 @@ async def db() -> AsyncIterator[Database]:
         GUARD.check(statement)
 
     event.listen(database.engine.sync_engine, "before_cursor_execute", before)
+    database.statement_hooks.append(GUARD.check)  # the application's own (asyncpg) statements
     yield database
     await database.dispose()
 

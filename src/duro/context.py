@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from duro.config import Settings
 from duro.db.engine import Mode
+from duro.db.executor import Connection
 from duro.db.repository import TenantRepository
 from duro.kit.clock import Clock
 
@@ -26,7 +25,7 @@ class Actor:
 
 @dataclass
 class RepositoryContext:
-    conn: AsyncConnection
+    conn: Connection
     tenant_id: str
     mode: Mode
     clock: Clock

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from duro.db.engine import Database
+from duro.db.executor import prepare
 from duro.models.customers import customers
 from tests.conftest import GUARD
 
@@ -27,9 +29,16 @@ async def test_guard_accepts_scoped_and_marked_statements(db: Database) -> None:
 
 
 async def test_mode_connection_cannot_see_other_schema(db: Database) -> None:
+    stmt = select(customers.c.id).where(customers.c.tenant_id == "ten_none")
+    sql_test, _, _ = prepare(stmt, "sandbox", None)
+    sql_live, _, _ = prepare(stmt, "live", None)
+    assert "sandbox.customers" in sql_test
+    assert "live" not in sql_test
+    assert "live.customers" in sql_live
+    assert "sandbox" not in sql_live
     async with db.transaction("test") as conn:
-        compiled = str(select(customers.c.id).compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-        result = await conn.execute(select(customers.c.id).where(customers.c.tenant_id == "ten_none"))
-        assert result.all() == []
-    # The placeholder schema is what the model says; the connection decides which real schema it means.
-    assert "tenant.customers" in compiled
+        assert (await conn.execute(stmt)).all() == []
+    # A connection bound to no mode cannot run a data-table statement at all.
+    async with db.core_transaction() as conn:
+        with pytest.raises(RuntimeError, match="no mode"):
+            await conn.execute(stmt)

@@ -55,7 +55,7 @@ class ApiCall:
 
     async def read(self, handler: Handler) -> Response:
         """A read: one short transaction, no idempotency."""
-        async with self.runtime.db.transaction(self.principal.mode) as conn:
+        async with self.runtime.db.reader(self.principal.mode) as conn:
             result = await handler(self.context(conn))
         return Response(jsonenc.dumps(result), 200, media_type=JSON)
 

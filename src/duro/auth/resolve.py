@@ -51,7 +51,7 @@ class CredentialResolver:
         if parsed is None:
             raise _invalid()
         kind, mode = parsed
-        async with self.db.transaction(mode) as conn:
+        async with self.db.reader(mode) as conn:
             row = await CredentialLookup(conn).api_key_by_hash(sha256_hex(token))
         if row is None or row.revoked_at is not None or row.kind != kind:
             raise _invalid()
@@ -93,7 +93,7 @@ class CredentialResolver:
         cached = self._client_cache.get(key)
         if cached is not None and monotonic() - cached[1] < CLIENT_CACHE_SECONDS:
             return cached[0]
-        async with self.db.transaction(mode) as conn:
+        async with self.db.reader(mode) as conn:
             row: Any = await CredentialLookup(conn).oauth_client_by_pk(client_pk, tenant_id)
         alive = row is not None and row.revoked_at is None
         if len(self._client_cache) > 10_000:

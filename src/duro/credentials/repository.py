@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, select, update
 
+from duro.db.executor import Connection
 from duro.db.repository import DbRow, TenantRepository
 from duro.models.credentials import api_keys, oauth_clients
 
@@ -78,22 +78,32 @@ class OAuthClientRepository(TenantRepository):
         return list((await self.conn.execute(stmt)).all())
 
 
+_KEY_BY_HASH = (
+    select(api_keys.c.id, api_keys.c.tenant_id, api_keys.c.kind, api_keys.c.prefix, api_keys.c.revoked_at)
+    .where(api_keys.c.key_hash == bindparam("b_hash"))
+    .prefix_with(UNSCOPED)
+)
+
+
+_KEY_BY_HASH = (
+    select(api_keys.c.id, api_keys.c.tenant_id, api_keys.c.kind, api_keys.c.prefix, api_keys.c.revoked_at)
+    .where(api_keys.c.key_hash == bindparam("b_hash"))
+    .prefix_with(UNSCOPED)
+)
+
+
 class CredentialLookup:
     """Find the owner of a presented credential by its hash (unique index; timing does not depend on it).
 
     Statements here carry the `/* unscoped: … */` marker that the tenancy guard in the tests accepts.
     """
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     async def api_key_by_hash(self, key_hash: str) -> DbRow | None:
-        stmt = (
-            select(api_keys.c.id, api_keys.c.tenant_id, api_keys.c.kind, api_keys.c.prefix, api_keys.c.revoked_at)
-            .where(api_keys.c.key_hash == key_hash)
-            .prefix_with(UNSCOPED)
-        )
-        return (await self.conn.execute(stmt)).first()
+        row: DbRow | None = (await self.conn.execute(_KEY_BY_HASH, {"b_hash": key_hash})).first()
+        return row
 
     async def oauth_client_by_client_id(self, client_id: str) -> DbRow | None:
         stmt = select(oauth_clients).where(oauth_clients.c.client_id == client_id).prefix_with(UNSCOPED)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, bindparam, select
 
 from duro.db.repository import DbRow, TenantRepository, storable
 from duro.kit.pagination import Page, PageRequest
 from duro.models.customers import customers
+
+_BY_REF = select(customers).where(
+    customers.c.tenant_id == bindparam("b_tenant_id"), customers.c.merchant_ref == bindparam("b_ref")
+)
+_BY_REF_FOR_UPDATE = _BY_REF.with_for_update()
 
 
 class CustomerRepository(TenantRepository):
@@ -35,7 +40,8 @@ class CustomerRepository(TenantRepository):
     async def by_merchant_ref(self, merchant_ref: str, *, for_update: bool = False) -> DbRow | None:
         if not storable(merchant_ref):
             return None
-        stmt = select(customers).where(self.scoped(customers.c.merchant_ref == merchant_ref))
-        if for_update:
-            stmt = stmt.with_for_update()
-        return (await self.conn.execute(stmt)).first()
+        stmt = _BY_REF_FOR_UPDATE if for_update else _BY_REF
+        row: DbRow | None = (
+            await self.conn.execute(stmt, {"b_tenant_id": self.tenant_id, "b_ref": merchant_ref})
+        ).first()
+        return row

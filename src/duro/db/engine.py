@@ -6,14 +6,18 @@ to `sandbox` or `live` on that connection, so code bound to one mode physically 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Literal
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+import asyncpg
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from duro.config import Settings
-from duro.models.base import DATA_SCHEMA, MODE_SCHEMAS
+from duro.db.executor import Connection, Record, StatementHook, init_connection
+from duro.models.base import MODE_SCHEMAS
 
 Mode = Literal["test", "live"]
 MODES: tuple[Mode, Mode] = ("test", "live")
@@ -28,28 +32,67 @@ def resolve_database_url(settings: Settings, database: str = "duro") -> str:
 
 
 class Database:
+    """The asyncpg pool the application runs on, plus a small SQLAlchemy engine for Alembic and operations.
+
+    `transaction(mode)` / `reader(mode)` / `core_transaction()` hand out `duro.db.executor.Connection`s.
+    """
+
     def __init__(self, url: str, *, pool_size: int = 20) -> None:
         self.url = url
+        self.pool_size = pool_size
         self.engine: AsyncEngine = create_async_engine(
             url,
-            pool_size=pool_size,
-            max_overflow=pool_size,
-            pool_pre_ping=False,
-            connect_args={"server_settings": {"timezone": "UTC", "application_name": "duro"}},
+            pool_size=2,
+            max_overflow=4,
+            connect_args={"server_settings": {"timezone": "UTC", "application_name": "duro-admin"}},
         )
+        self.statement_hooks: list[StatementHook] = []
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
+
+    async def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._pool_lock:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        asyncpg_dsn(self.url),
+                        min_size=1,
+                        max_size=self.pool_size,
+                        init=init_connection,
+                        record_class=Record,
+                        server_settings={"timezone": "UTC", "application_name": "duro"},
+                    )
+        return self._pool
 
     @asynccontextmanager
-    async def transaction(self, mode: Mode) -> AsyncIterator[AsyncConnection]:
+    async def transaction(self, mode: Mode) -> AsyncIterator[Connection]:
         """One transaction bound to one mode's schema; committed when the block exits cleanly."""
-        async with self.engine.begin() as conn:
-            await conn.execution_options(schema_translate_map={DATA_SCHEMA: MODE_SCHEMAS[mode]})
-            yield conn
+        pool = await self.pool()
+        async with pool.acquire() as raw, raw.transaction():
+            yield Connection(raw, MODE_SCHEMAS[mode], self.statement_hooks)
 
     @asynccontextmanager
-    async def core_transaction(self) -> AsyncIterator[AsyncConnection]:
-        """A transaction for `core` tables only (no mode schema mapped)."""
-        async with self.engine.begin() as conn:
-            yield conn
+    async def reader(self, mode: Mode) -> AsyncIterator[Connection]:
+        """Read-only work on one mode's schema, in autocommit. Under READ COMMITTED a transaction would give
+        each statement its own snapshot anyway, so this loses nothing but the two extra round trips."""
+        pool = await self.pool()
+        async with pool.acquire() as raw:
+            yield Connection(raw, MODE_SCHEMAS[mode], self.statement_hooks)
+
+    @asynccontextmanager
+    async def core_transaction(self) -> AsyncIterator[Connection]:
+        """A transaction for `core` tables only (bound to no mode)."""
+        pool = await self.pool()
+        async with pool.acquire() as raw, raw.transaction():
+            yield Connection(raw, None, self.statement_hooks)
 
     async def dispose(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
         await self.engine.dispose()
+
+
+def asyncpg_dsn(url: str) -> str:
+    """`postgresql+asyncpg://…` (SQLAlchemy) → `postgresql://…` (asyncpg)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)

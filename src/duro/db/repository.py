@@ -4,16 +4,16 @@ subclass builds through these helpers filters on it. There is deliberately no wa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, TypeAlias, Unpack
+from typing import Any, ClassVar, TypeAlias
 
-from sqlalchemy import ColumnElement, Row, Table, and_, func, insert, select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, insert, select, tuple_, update
 
+from duro.db.executor import Connection, Record
 from duro.kit.errors import bad_request
 from duro.kit.pagination import Page, PageRequest, page_from_rows
 
-# A result row of any shape (SQLAlchemy 2.1 types rows by their column tuple).
-DbRow: TypeAlias = Row[Unpack[tuple[Any, ...]]]
+# A result row (attribute and key access).
+DbRow: TypeAlias = Record
 
 
 def storable(value: str) -> bool:
@@ -22,10 +22,34 @@ def storable(value: str) -> bool:
     return "\x00" not in value
 
 
+# Statements reused on every request are built once per table and executed with bound parameters: building
+# and cache-keying a fresh statement costs more than executing a cached one. Tenant id is always a parameter.
+_STATEMENTS: dict[tuple[str, str], Any] = {}
+
+
+def _cached(table: Table, op: str) -> Any:
+    key = (table.name, op)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        by_id = and_(table.c.tenant_id == bindparam("b_tenant_id"), table.c.id == bindparam("b_id"))
+        if op == "get":
+            stmt = select(table).where(by_id)
+        elif op == "get_for_update":
+            stmt = select(table).where(by_id).with_for_update()
+        elif op == "insert":
+            stmt = insert(table).returning(table)
+        elif op == "update":
+            stmt = update(table).where(by_id).returning(table)
+        else:
+            raise KeyError(op)
+        _STATEMENTS[key] = stmt
+    return stmt
+
+
 class TenantRepository:
     table: ClassVar[Table]
 
-    def __init__(self, conn: AsyncConnection, tenant_id: str) -> None:
+    def __init__(self, conn: Connection, tenant_id: str) -> None:
         if not tenant_id:
             raise ValueError("a tenant repository needs a tenant id")
         self.conn = conn
@@ -37,21 +61,20 @@ class TenantRepository:
     async def get_row(self, row_id: str, *, for_update: bool = False) -> DbRow | None:
         if not storable(row_id):
             return None
-        stmt = select(self.table).where(self.scoped(self.table.c.id == row_id))
-        if for_update:
-            stmt = stmt.with_for_update()
-        return (await self.conn.execute(stmt)).first()
+        stmt = _cached(self.table, "get_for_update" if for_update else "get")
+        row: DbRow | None = (await self.conn.execute(stmt, {"b_tenant_id": self.tenant_id, "b_id": row_id})).first()
+        return row
 
     async def insert_row(self, values: Mapping[str, Any]) -> DbRow:
-        stmt = insert(self.table).values(tenant_id=self.tenant_id, **values).returning(self.table)
-        row: DbRow = (await self.conn.execute(stmt)).one()
+        params = {**values, "tenant_id": self.tenant_id}
+        row: DbRow = (await self.conn.execute(_cached(self.table, "insert"), params)).one()
         return row
 
     async def update_row(self, row_id: str, values: Mapping[str, Any]) -> DbRow | None:
         if not storable(row_id):
             return None
-        stmt = update(self.table).where(self.scoped(self.table.c.id == row_id)).values(**values).returning(self.table)
-        row: DbRow | None = (await self.conn.execute(stmt)).first()
+        params = {**values, "b_tenant_id": self.tenant_id, "b_id": row_id}
+        row: DbRow | None = (await self.conn.execute(_cached(self.table, "update"), params)).first()
         return row
 
     async def count(self, *clauses: ColumnElement[bool]) -> int:

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from duro.db.engine import Database, Mode
+from duro.db.executor import Connection
 from duro.kit.errors import DuroError, conflict, validation
 from duro.models.idempotency import idempotency_keys as t
 
@@ -46,6 +46,15 @@ class Replay:
     kind: Literal["replay"] = "replay"
 
 
+# Built once: the claim runs on every keyed write.
+_CLAIM = insert(t).on_conflict_do_nothing(index_elements=["tenant_id", "key"]).returning(t.c.key)
+_COMPLETE = (
+    update(t)
+    .where(t.c.tenant_id == bindparam("b_tenant_id"), t.c.key == bindparam("b_key"))
+    .values(state="completed", response_status=bindparam("b_status"), response_body=bindparam("b_body"))
+)
+
+
 def _in_progress() -> DuroError:
     return conflict("idempotency_in_progress", "A request with this Idempotency-Key is still being processed")
 
@@ -54,23 +63,17 @@ async def claim(
     db: Database, mode: Mode, tenant_id: str, key: str, fp: str, request_id: str, now: datetime
 ) -> Claimed | Replay:
     async with db.transaction(mode) as conn:
-        inserted = (
-            await conn.execute(
-                insert(t)
-                .values(
-                    tenant_id=tenant_id,
-                    key=key,
-                    fingerprint=fp,
-                    state="in_progress",
-                    request_id=request_id,
-                    created_at=now,
-                    started_at=now,
-                    expires_at=now + RETENTION,
-                )
-                .on_conflict_do_nothing(index_elements=["tenant_id", "key"])
-                .returning(t.c.key)
-            )
-        ).first()
+        params = {
+            "tenant_id": tenant_id,
+            "key": key,
+            "fingerprint": fp,
+            "state": "in_progress",
+            "request_id": request_id,
+            "created_at": now,
+            "started_at": now,
+            "expires_at": now + RETENTION,
+        }
+        inserted = (await conn.execute(_CLAIM, params)).first()
         if inserted is not None:
             return Claimed()
         row = (
@@ -111,16 +114,12 @@ async def claim(
         return Claimed(recovery_point=row.recovery_point)
 
 
-async def complete(conn: AsyncConnection, tenant_id: str, key: str, status: int, body: bytes) -> None:
+async def complete(conn: Connection, tenant_id: str, key: str, status: int, body: bytes) -> None:
     """Called inside the business transaction, so the stored response exists iff the effects committed."""
-    await conn.execute(
-        update(t)
-        .where(t.c.tenant_id == tenant_id, t.c.key == key)
-        .values(state="completed", response_status=status, response_body=body)
-    )
+    await conn.execute(_COMPLETE, {"b_tenant_id": tenant_id, "b_key": key, "b_status": status, "b_body": body})
 
 
-async def set_recovery_point(conn: AsyncConnection, tenant_id: str, key: str, resource_id: str) -> None:
+async def set_recovery_point(conn: Connection, tenant_id: str, key: str, resource_id: str) -> None:
     """First step of a two-step handler (gateway calls): remember what it created."""
     await conn.execute(update(t).where(t.c.tenant_id == tenant_id, t.c.key == key).values(recovery_point=resource_id))
 
@@ -131,7 +130,7 @@ async def store_error(db: Database, mode: Mode, tenant_id: str, key: str, status
         await complete(conn, tenant_id, key, status, body)
 
 
-async def purge_expired(conn: AsyncConnection, now: datetime) -> int:
+async def purge_expired(conn: Connection, now: datetime) -> int:
     """Maintenance: drop expired rows of one mode (all tenants; a worker job, not a request)."""
     result = await conn.execute(delete(t).where(t.c.expires_at <= now).prefix_with("/* unscoped: maintenance */"))
     return int(result.rowcount or 0)

@@ -6,14 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from duro.db.executor import Connection
 from duro.db.repository import DbRow
 from duro.models.core import members, tenants
 
 
 class TenantStore:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     async def get(self, tenant_id: str) -> DbRow | None:
@@ -36,7 +36,7 @@ class TenantStore:
 
 
 class MemberStore:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     async def by_email(self, email: str) -> DbRow | None:

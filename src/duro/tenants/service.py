@@ -22,7 +22,7 @@ from duro.kit.errors import Detail, conflict, validation
 from duro.kit.ids import new_id
 from duro.kit.jsonenc import format_ts
 from duro.kit.validation import check_email
-from duro.models.base import DATA_SCHEMA, MODE_SCHEMAS
+from duro.models.base import MODE_SCHEMAS
 from duro.tenants.passwords import hash_password, password_problem
 from duro.tenants.repository import MemberStore, TenantStore
 from duro.tenants.slug import candidates, is_valid_slug
@@ -140,8 +140,7 @@ async def provision_tenant(
             raise conflict("duplicate_slug", "this slug or email was taken concurrently") from exc
         keys: dict[Mode, dict[str, str]] = {}
         for mode in MODES:
-            await conn.execution_options(schema_translate_map={DATA_SCHEMA: MODE_SCHEMAS[mode]})
-            ctx = RepositoryContext(conn, tenant_id, mode, clock, settings, actor)
+            ctx = RepositoryContext(conn.for_schema(MODE_SCHEMAS[mode]), tenant_id, mode, clock, settings, actor)
             secret = await create_api_key(ctx, "secret", "Default secret key")
             publishable = await create_api_key(ctx, "publishable", "Default publishable key")
             keys[mode] = {"secret": secret.plaintext, "publishable": publishable.plaintext}
