@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from duro.audit.service import record as audit
 from duro.context import RepositoryContext
 from duro.customers.repository import CustomerRepository
 from duro.customers.schemas import BlacklistRequest, CustomerCreate, CustomerUpdate
+from duro.db.executor import UniqueViolation
 from duro.db.repository import DbRow
 from duro.events.service import emit
 from duro.kit.errors import DuroError, conflict, not_found
@@ -55,8 +54,6 @@ async def _load_for_update(ctx: RepositoryContext, customer_id: str) -> DbRow:
 
 async def create_customer(ctx: RepositoryContext, body: CustomerCreate) -> dict[str, Any]:
     repo = ctx.repo(CustomerRepository)
-    if body.merchant_ref is not None and await repo.by_merchant_ref(body.merchant_ref) is not None:
-        raise _duplicate_ref()
     now = ctx.clock.now()
     try:
         row = await repo.insert_row(
@@ -71,7 +68,7 @@ async def create_customer(ctx: RepositoryContext, body: CustomerCreate) -> dict[
                 "updated_at": now,
             }
         )
-    except IntegrityError as exc:  # a concurrent create took the merchantRef first
+    except UniqueViolation as exc:  # the constraint is the check: no read-then-write race to lose
         raise _duplicate_ref() from exc
     out = customer_json(row)
     await emit(ctx, "customer_created", out)
@@ -115,7 +112,7 @@ async def _apply(ctx: RepositoryContext, row: DbRow, changes: dict[str, Any]) ->
         return before, False
     try:
         updated = await ctx.repo(CustomerRepository).update_row(row.id, {**real, "updated_at": ctx.clock.now()})
-    except IntegrityError as exc:
+    except UniqueViolation as exc:
         raise _duplicate_ref() from exc
     assert updated is not None  # locked above
     after = customer_json(updated)

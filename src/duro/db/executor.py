@@ -142,6 +142,14 @@ def prepare(stmt: ClauseElement, schema: str | None, params: Mapping[str, Any] |
 StatementHook = Callable[[str], None]
 
 
+class UniqueViolation(Exception):
+    """A unique constraint refused a write. The transaction is aborted; callers turn this into a 409."""
+
+    def __init__(self, constraint: str | None) -> None:
+        super().__init__(constraint or "unique violation")
+        self.constraint = constraint or ""
+
+
 class Connection:
     """One asyncpg connection bound to one mode's schema (or to none, for `core` only)."""
 
@@ -160,10 +168,13 @@ class Connection:
         sql, args, returns_rows = prepare(stmt, self.schema, params)
         for hook in self._hooks:
             hook(sql)
-        if returns_rows:
-            rows: list[Record] = await self.raw.fetch(sql, *args, record_class=Record)
-            return Result(rows, len(rows))
-        status: str = await self.raw.execute(sql, *args)
+        try:
+            if returns_rows:
+                rows: list[Record] = await self.raw.fetch(sql, *args, record_class=Record)
+                return Result(rows, len(rows))
+            status: str = await self.raw.execute(sql, *args)
+        except asyncpg.UniqueViolationError as exc:
+            raise UniqueViolation(getattr(exc, "constraint_name", None)) from exc
         tail = status.rsplit(" ", 1)[-1]
         return Result([], int(tail) if tail.isdigit() else 0)
 

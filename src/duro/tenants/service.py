@@ -10,12 +10,11 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from duro.config import Settings
 from duro.context import Actor, RepositoryContext
 from duro.credentials.service import create_api_key
 from duro.db.engine import MODES, Database, Mode
+from duro.db.executor import UniqueViolation
 from duro.db.repository import DbRow
 from duro.kit.clock import Clock
 from duro.kit.errors import Detail, conflict, validation
@@ -136,7 +135,7 @@ async def provision_tenant(
                     "updated_at": now,
                 }
             )
-        except IntegrityError as exc:  # lost a race on the slug or the email
+        except UniqueViolation as exc:  # lost a race on the slug or the email
             raise conflict("duplicate_slug", "this slug or email was taken concurrently") from exc
         keys: dict[Mode, dict[str, str]] = {}
         for mode in MODES:
