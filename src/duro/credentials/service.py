@@ -31,29 +31,29 @@ class CreatedClient:
 def api_key_json(row: DbRow) -> dict[str, Any]:
     return {
         "object": "api_key",
-        "id": row.id,
-        "kind": row.kind,
-        "name": row.name,
-        "prefix": row.prefix,
-        "last4": row.last4,
-        "createdBy": row.created_by,
-        "createdAt": format_ts(row.created_at),
-        "lastUsedAt": format_ts(row.last_used_at),
-        "revokedAt": format_ts(row.revoked_at),
+        "id": row["id"],
+        "kind": row["kind"],
+        "name": row["name"],
+        "prefix": row["prefix"],
+        "last4": row["last4"],
+        "createdBy": row["created_by"],
+        "createdAt": format_ts(row["created_at"]),
+        "lastUsedAt": format_ts(row["last_used_at"]),
+        "revokedAt": format_ts(row["revoked_at"]),
     }
 
 
 def oauth_client_json(row: DbRow) -> dict[str, Any]:
     return {
         "object": "oauth_client",
-        "id": row.id,
-        "clientId": row.client_id,
-        "name": row.name,
-        "secretLast4": row.secret_last4,
-        "createdBy": row.created_by,
-        "createdAt": format_ts(row.created_at),
-        "lastUsedAt": format_ts(row.last_used_at),
-        "revokedAt": format_ts(row.revoked_at),
+        "id": row["id"],
+        "clientId": row["client_id"],
+        "name": row["name"],
+        "secretLast4": row["secret_last4"],
+        "createdBy": row["created_by"],
+        "createdAt": format_ts(row["created_at"]),
+        "lastUsedAt": format_ts(row["last_used_at"]),
+        "revokedAt": format_ts(row["revoked_at"]),
     }
 
 

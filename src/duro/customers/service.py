@@ -20,19 +20,19 @@ from duro.kit.pagination import PageRequest
 def customer_json(row: DbRow) -> dict[str, Any]:
     return {
         "object": "customer",
-        "id": row.id,
-        "email": row.email,
-        "phone": row.phone,
-        "name": row.name,
-        "merchantRef": row.merchant_ref,
-        "metadata": row.metadata,
-        "blacklisted": row.blacklisted,
-        "blacklistReason": row.blacklist_reason,
-        "blacklistedAt": format_ts(row.blacklisted_at),
-        "identityId": row.identity_id,
-        "defaultPaymentMethodId": row.default_payment_method_id,
-        "createdAt": format_ts(row.created_at),
-        "updatedAt": format_ts(row.updated_at),
+        "id": row["id"],
+        "email": row["email"],
+        "phone": row["phone"],
+        "name": row["name"],
+        "merchantRef": row["merchant_ref"],
+        "metadata": row["metadata"],
+        "blacklisted": row["blacklisted"],
+        "blacklistReason": row["blacklist_reason"],
+        "blacklistedAt": format_ts(row["blacklisted_at"]),
+        "identityId": row["identity_id"],
+        "defaultPaymentMethodId": row["default_payment_method_id"],
+        "createdAt": format_ts(row["created_at"]),
+        "updatedAt": format_ts(row["updated_at"]),
     }
 
 

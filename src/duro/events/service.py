@@ -29,12 +29,12 @@ async def emit(ctx: RepositoryContext, type_: str, obj: dict[str, Any], **extra:
 def event_json(row: DbRow, livemode: bool) -> dict[str, Any]:
     return {
         "object": "event",
-        "id": row.id,
-        "type": row.type,
-        "createdAt": format_ts(row.created_at),
+        "id": row["id"],
+        "type": row["type"],
+        "createdAt": format_ts(row["created_at"]),
         "livemode": livemode,
-        "dispatchedAt": format_ts(row.dispatched_at),
-        "data": row.data,
+        "dispatchedAt": format_ts(row["dispatched_at"]),
+        "data": row["data"],
     }
 
 

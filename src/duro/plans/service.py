@@ -18,19 +18,19 @@ from duro.tenants.repository import TenantStore
 def plan_json(row: DbRow) -> dict[str, Any]:
     return {
         "object": "plan",
-        "id": row.id,
-        "name": row.name,
-        "description": row.description,
-        "amount": row.amount,
-        "currency": row.currency,
-        "interval": row.interval,
-        "intervalCount": row.interval_count,
-        "trialDays": row.trial_days,
-        "maxCycles": row.max_cycles,
-        "active": row.active,
-        "metadata": row.metadata,
-        "createdAt": format_ts(row.created_at),
-        "updatedAt": format_ts(row.updated_at),
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "amount": row["amount"],
+        "currency": row["currency"],
+        "interval": row["interval"],
+        "intervalCount": row["interval_count"],
+        "trialDays": row["trial_days"],
+        "maxCycles": row["max_cycles"],
+        "active": row["active"],
+        "metadata": row["metadata"],
+        "createdAt": format_ts(row["created_at"]),
+        "updatedAt": format_ts(row["updated_at"]),
     }
 
 

@@ -48,16 +48,16 @@ class ProvisionedTenant:
 def tenant_json(row: DbRow) -> dict[str, Any]:
     return {
         "object": "tenant",
-        "id": row.id,
-        "name": row.name,
-        "slug": row.slug,
-        "defaultCurrency": row.default_currency,
-        "supportEmail": row.support_email,
-        "tier": row.tier,
-        "kycStatus": row.kyc_status,
-        "liveGrossVolume": row.live_gross_volume,
-        "verifiedAt": format_ts(row.verified_at),
-        "createdAt": format_ts(row.created_at),
+        "id": row["id"],
+        "name": row["name"],
+        "slug": row["slug"],
+        "defaultCurrency": row["default_currency"],
+        "supportEmail": row["support_email"],
+        "tier": row["tier"],
+        "kycStatus": row["kyc_status"],
+        "liveGrossVolume": row["live_gross_volume"],
+        "verifiedAt": format_ts(row["verified_at"]),
+        "createdAt": format_ts(row["created_at"]),
     }
 
 
