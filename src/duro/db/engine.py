@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from duro.config import Settings
-from duro.db.executor import Connection, Record, StatementHook, init_connection
+from duro.db.executor import Connection, Record, StatementHook, init_connection, release_connection
 from duro.models.base import MODE_SCHEMAS
 
 Mode = Literal["test", "live"]
@@ -59,6 +59,7 @@ class Database:
                         min_size=1,
                         max_size=self.pool_size,
                         init=init_connection,
+                        reset=release_connection,
                         record_class=Record,
                         server_settings={"timezone": "UTC", "application_name": "duro"},
                     )

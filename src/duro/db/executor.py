@@ -186,3 +186,10 @@ def _json_encode(value: Any) -> str:
 async def init_connection(conn: asyncpg.Connection) -> None:
     for name in ("json", "jsonb"):
         await conn.set_type_codec(name, encoder=_json_encode, decoder=orjson.loads, schema="pg_catalog")
+
+
+async def release_connection(conn: asyncpg.Connection) -> None:
+    """On return to the pool: roll back anything left open, and skip asyncpg's default `RESET ALL` round trip.
+    We never change session state (no SET, LISTEN or session advisory locks on pooled connections)."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
