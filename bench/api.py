@@ -282,7 +282,7 @@ class Baseline:
             tenant_id = await self._lookup(conn)
         fp = fingerprint("POST", "/v1/customers", "", orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
         now = now_ms()
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self.pool.acquire() as conn:  # the claim is one autocommit INSERT on the server too
             claimed = await conn.fetchrow(
                 SQL_CLAIM, tenant_id, key, fp, "in_progress", new_id("req"), now, now, now + RETENTION
             )

@@ -62,20 +62,21 @@ def _in_progress() -> DuroError:
 async def claim(
     db: Database, mode: Mode, tenant_id: str, key: str, fp: str, request_id: str, now: datetime
 ) -> Claimed | Replay:
-    async with db.transaction(mode) as conn:
-        params = {
-            "tenant_id": tenant_id,
-            "key": key,
-            "fingerprint": fp,
-            "state": "in_progress",
-            "request_id": request_id,
-            "created_at": now,
-            "started_at": now,
-            "expires_at": now + RETENTION,
-        }
-        inserted = (await conn.execute(_CLAIM, params)).first()
-        if inserted is not None:
+    params = {
+        "tenant_id": tenant_id,
+        "key": key,
+        "fingerprint": fp,
+        "state": "in_progress",
+        "request_id": request_id,
+        "created_at": now,
+        "started_at": now,
+        "expires_at": now + RETENTION,
+    }
+    # The common case is one autocommit INSERT: a single statement is its own committed transaction.
+    async with db.reader(mode) as conn:
+        if (await conn.execute(_CLAIM, params)).first() is not None:
             return Claimed()
+    async with db.transaction(mode) as conn:
         row = (
             await conn.execute(select(t).where(t.c.tenant_id == tenant_id, t.c.key == key).with_for_update())
         ).first()
