@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
-import string
 from typing import Any
 from urllib.parse import quote
 
@@ -14,9 +12,9 @@ from sqlalchemy import text
 
 from duro.db.engine import Database
 from duro.kit.crypto import sha256_hex
+from tests.http_assertions import err, invalid, not_found, ok, unknown_key
 
 TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
-REQ_ID = re.compile(r"^req_[0-9A-HJKMNP-TV-Z]{26}$")
 CUS_ID = re.compile(r"^cus_[0-9A-HJKMNP-TV-Z]{26}$")
 MISSING_ID = "cus_01AAAAAAAAAAAAAAAAAAAAAAAA"
 
@@ -36,49 +34,11 @@ CUSTOMER_FIELDS = {
     "createdAt",
     "updatedAt",
 }
-ERROR_FIELDS = {"code", "message", "reason", "details", "requestId"}
 E164 = "+2348012345678"
 SAME_PHONE = ["08012345678", "2348012345678", "+234 801 234 5678", "+2348012345678", " 0801 234 5678 "]
 
 
 # --- helpers ---
-
-
-def ok(r: httpx.Response, status: int = 200) -> Any:
-    assert r.status_code == status, r.text
-    assert REQ_ID.match(r.headers["x-request-id"]), r.headers
-    assert r.headers["content-type"].startswith("application/json")
-    return r.json()
-
-
-def err(r: httpx.Response, status: int, code: str, reason: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    rid = r.headers["x-request-id"]
-    assert REQ_ID.match(rid)
-    body = r.json()
-    assert set(body) == {"error"}
-    e: dict[str, Any] = body["error"]
-    assert set(e) == ERROR_FIELDS
-    assert e["code"] == code
-    assert e["reason"] == reason
-    assert e["requestId"] == rid
-    assert isinstance(e["message"], str)
-    assert e["message"]
-    for d in e["details"]:
-        assert set(d) == {"path", "issue"}
-    return e
-
-
-def invalid(r: httpx.Response, path: str, issue: str) -> dict[str, Any]:
-    e = err(r, 422, "validation_error")
-    issues = {d["path"]: d["issue"] for d in e["details"]}
-    assert path in issues, e["details"]
-    assert issue.lower() in issues[path].lower(), e["details"]
-    return e
-
-
-def not_found(r: httpx.Response) -> dict[str, Any]:
-    return err(r, 404, "not_found", "resource_missing")
 
 
 def assert_customer_shape(cus: dict[str, Any]) -> None:
@@ -89,11 +49,6 @@ def assert_customer_shape(cus: dict[str, Any]) -> None:
     assert TS.match(cus["updatedAt"])
     assert cus["updatedAt"] >= cus["createdAt"]
     assert cus["blacklistedAt"] is None or TS.match(cus["blacklistedAt"])
-
-
-def unknown_key(prefix: str = "sk_test_") -> str:
-    alphabet = string.ascii_letters + string.digits
-    return prefix + "".join(secrets.choice(alphabet) for _ in range(43))
 
 
 async def create_customer(client: httpx.AsyncClient, headers: dict[str, str], **fields: Any) -> dict[str, Any]:

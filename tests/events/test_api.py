@@ -13,53 +13,15 @@ from sqlalchemy import text
 
 from duro.db.engine import Database
 from duro.kit.ids import new_id
+from tests.http_assertions import err, invalid, not_found, ok
 
 TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
-REQ_ID = re.compile(r"^req_[0-9A-HJKMNP-TV-Z]{26}$")
 EVT_ID = re.compile(r"^evt_[0-9A-HJKMNP-TV-Z]{26}$")
 MISSING_ID = "evt_01AAAAAAAAAAAAAAAAAAAAAAAA"
 EVENT_FIELDS = {"object", "id", "type", "createdAt", "livemode", "dispatchedAt", "data"}
-ERROR_FIELDS = {"code", "message", "reason", "details", "requestId"}
 
 
 # --- helpers ---
-
-
-def ok(r: httpx.Response, status: int = 200) -> Any:
-    assert r.status_code == status, r.text
-    assert REQ_ID.match(r.headers["x-request-id"]), r.headers
-    assert r.headers["content-type"].startswith("application/json")
-    return r.json()
-
-
-def err(r: httpx.Response, status: int, code: str, reason: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    rid = r.headers["x-request-id"]
-    assert REQ_ID.match(rid)
-    body = r.json()
-    assert set(body) == {"error"}
-    e: dict[str, Any] = body["error"]
-    assert set(e) == ERROR_FIELDS
-    assert e["code"] == code
-    assert e["reason"] == reason
-    assert e["requestId"] == rid
-    assert isinstance(e["message"], str)
-    assert e["message"]
-    for d in e["details"]:
-        assert set(d) == {"path", "issue"}
-    return e
-
-
-def invalid(r: httpx.Response, path: str, issue: str) -> dict[str, Any]:
-    e = err(r, 422, "validation_error")
-    issues = {d["path"]: d["issue"] for d in e["details"]}
-    assert path in issues, e["details"]
-    assert issue.lower() in issues[path].lower(), e["details"]
-    return e
-
-
-def not_found(r: httpx.Response) -> dict[str, Any]:
-    return err(r, 404, "not_found", "resource_missing")
 
 
 def assert_event_shape(evt: dict[str, Any], livemode: bool = False) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
-import string
 from typing import Any
 
 import httpx
@@ -12,9 +10,9 @@ import pytest
 from sqlalchemy import text
 
 from duro.db.engine import Database
+from tests.http_assertions import err, invalid, ok, unknown_key
 
 TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
-REQ_ID = re.compile(r"^req_[0-9A-HJKMNP-TV-Z]{26}$")
 PLAN_ID = re.compile(r"^plan_[0-9A-HJKMNP-TV-Z]{26}$")
 
 PLAN_FIELDS = {
@@ -33,7 +31,6 @@ PLAN_FIELDS = {
     "createdAt",
     "updatedAt",
 }
-ERROR_FIELDS = {"code", "message", "reason", "details", "requestId"}
 BASE = {"name": "Pro Monthly", "amount": 500000, "interval": "month"}
 INTERVAL_MAX = {
     "hour": 8760,
@@ -49,44 +46,6 @@ INTERVAL_MAX = {
 # --- helpers ---
 
 
-def ok(r: httpx.Response, status: int = 200) -> Any:
-    assert r.status_code == status, r.text
-    assert REQ_ID.match(r.headers["x-request-id"]), r.headers
-    assert r.headers["content-type"].startswith("application/json")
-    return r.json()
-
-
-def err(r: httpx.Response, status: int, code: str, reason: str | None = None) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    rid = r.headers["x-request-id"]
-    assert REQ_ID.match(rid)
-    body = r.json()
-    assert set(body) == {"error"}
-    e: dict[str, Any] = body["error"]
-    assert set(e) == ERROR_FIELDS
-    assert e["code"] == code
-    assert e["reason"] == reason
-    assert e["requestId"] == rid
-    assert isinstance(e["message"], str)
-    assert e["message"]
-    assert isinstance(e["details"], list)
-    for d in e["details"]:
-        assert set(d) == {"path", "issue"}
-        assert isinstance(d["path"], str)
-        assert isinstance(d["issue"], str)
-        assert d["issue"]
-    return e
-
-
-def invalid(r: httpx.Response, path: str, issue: str) -> dict[str, Any]:
-    """A 422 whose details name `path` with an issue containing `issue`."""
-    e = err(r, 422, "validation_error")
-    issues = {d["path"]: d["issue"] for d in e["details"]}
-    assert path in issues, e["details"]
-    assert issue.lower() in issues[path].lower(), e["details"]
-    return e
-
-
 def assert_plan_shape(plan: dict[str, Any]) -> None:
     assert set(plan) == PLAN_FIELDS
     assert plan["object"] == "plan"
@@ -94,11 +53,6 @@ def assert_plan_shape(plan: dict[str, Any]) -> None:
     assert TS.match(plan["createdAt"])
     assert TS.match(plan["updatedAt"])
     assert plan["updatedAt"] >= plan["createdAt"]
-
-
-def unknown_key(prefix: str = "sk_test_") -> str:
-    alphabet = string.ascii_letters + string.digits
-    return prefix + "".join(secrets.choice(alphabet) for _ in range(43))
 
 
 async def create_plan(client: httpx.AsyncClient, headers: dict[str, str], **fields: Any) -> dict[str, Any]:
