@@ -21,6 +21,7 @@ from duro.kit.money import configure_currencies
 from duro.kit.phone import configure as configure_phone
 from duro.ops.router import router as ops_router
 from duro.plans.router import router as plans_router
+from duro.promo_codes.router import router as promo_codes_router
 from duro.runtime import Runtime
 
 API_DESCRIPTION = """Duro merchant API. Authenticate with `Authorization: Bearer sk_test_…` (or an OAuth access
@@ -62,7 +63,7 @@ def create_app(settings: Settings, db: Database | None = None, clock: Clock | No
         app.state.runtime = Runtime(settings, db, clock)
 
     install_error_handlers(app)
-    for router in (ops_router, oauth_router, plans_router, customers_router, events_router):
+    for router in (ops_router, oauth_router, plans_router, promo_codes_router, customers_router, events_router):
         app.include_router(router)
 
     app.add_middleware(MerchantApiMiddleware, runtime_getter=lambda: app.state.runtime)

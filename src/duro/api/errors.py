@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,6 +18,7 @@ from duro.kit.jsonenc import to_camel
 
 log = logging.getLogger("duro.http")
 
+_FIELD_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9.]*): (.+)$", re.S)
 _NOT_AN_OBJECT = {"model_attributes_type", "dict_type", "model_type"}
 
 
@@ -49,6 +51,9 @@ def validation_to_error(exc: RequestValidationError) -> DuroError:
         msg = msg.removeprefix("Value error, ")
         if err.get("type") == "extra_forbidden":
             msg = "unknown or read-only field"
+        if not path and (named := _FIELD_PREFIX.match(msg)):
+            # Cross-field rules (model validators) name their field as "field: issue".
+            path, msg = named.group(1), named.group(2)
         details.append(Detail(path or "body", msg))
     first = details[0]
     return DuroError(422, f"{first.path}: {first.issue}", None, details)

@@ -1,7 +1,16 @@
 """SQLAlchemy Core tables. `core` tables are fixed; data tables use the placeholder schema `tenant`,
 mapped to `sandbox` or `live` per connection with `schema_translate_map` (01 §2)."""
 
-from duro.models import core, credentials, customers, events, idempotency, plans  # noqa: F401
+from duro.models import (  # noqa: F401
+    core,
+    credentials,
+    customers,
+    events,
+    idempotency,
+    payment_methods,
+    plans,
+    promo_codes,
+)
 from duro.models.base import DATA_SCHEMA, metadata
 
 __all__ = ["DATA_SCHEMA", "metadata"]
