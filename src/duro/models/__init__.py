@@ -2,6 +2,7 @@
 mapped to `sandbox` or `live` per connection with `schema_translate_map` (01 §2)."""
 
 from duro.models import (  # noqa: F401
+    billing,
     core,
     credentials,
     customers,

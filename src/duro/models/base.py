@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, MetaData, Text
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Index, MetaData, Text, text
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -34,8 +34,9 @@ def tenant_column(*, nullable: bool = False) -> Column[Any]:
     return Column("tenant_id", Text, ForeignKey(f"{CORE_SCHEMA}.tenants.id", ondelete="CASCADE"), nullable=nullable)
 
 
-def money(name: str, *, nullable: bool = False) -> Column[Any]:
-    return Column(name, BigInteger, nullable=nullable)
+def money(name: str, *, nullable: bool = False, zero: bool = False) -> Column[Any]:
+    """A BIGINT amount of minor units; `zero` gives it a server default of 0 (running totals, balances)."""
+    return Column(name, BigInteger, nullable=nullable, server_default=text("0") if zero else None)
 
 
 def list_index(table_name: str) -> Index:
