@@ -16,13 +16,17 @@ from duro.credentials.oauth import router as oauth_router
 from duro.customers.router import router as customers_router
 from duro.db.engine import Database
 from duro.events.router import router as events_router
+from duro.invoices.router import router as invoices_router
 from duro.kit.clock import Clock
 from duro.kit.money import configure_currencies
 from duro.kit.phone import configure as configure_phone
 from duro.ops.router import router as ops_router
+from duro.payment_methods.router import router as payment_methods_router
 from duro.plans.router import router as plans_router
 from duro.promo_codes.router import router as promo_codes_router
 from duro.runtime import Runtime
+from duro.subscriptions.router import router as subscriptions_router
+from duro.test_clocks.router import router as test_clocks_router
 
 API_DESCRIPTION = """Duro merchant API. Authenticate with `Authorization: Bearer sk_test_…` (or an OAuth access
 token); the key's prefix selects test or live mode. Mutating calls accept an `Idempotency-Key` header."""
@@ -63,7 +67,18 @@ def create_app(settings: Settings, db: Database | None = None, clock: Clock | No
         app.state.runtime = Runtime(settings, db, clock)
 
     install_error_handlers(app)
-    for router in (ops_router, oauth_router, plans_router, promo_codes_router, customers_router, events_router):
+    for router in (
+        ops_router,
+        oauth_router,
+        plans_router,
+        promo_codes_router,
+        customers_router,
+        payment_methods_router,
+        subscriptions_router,
+        invoices_router,
+        test_clocks_router,
+        events_router,
+    ):
         app.include_router(router)
 
     app.add_middleware(MerchantApiMiddleware, runtime_getter=lambda: app.state.runtime)

@@ -114,6 +114,39 @@ def serve(
 
 
 @app.command()
+def worker(
+    loops: str = typer.Option("billing,maintenance", "--loops", help="Comma-separated loops to run"),
+    once: bool = typer.Option(False, "--once", help="Run one tick of each loop and exit"),
+) -> None:
+    """Run the background loops (renewals, crash recovery, maintenance) over both modes."""
+    from duro.kit.logs import configure_logging
+    from duro.runtime import Runtime
+    from duro.workers.loop import loops as known_loops
+    from duro.workers.loop import run_forever, run_once
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.effective_log_format)
+    names = [n.strip() for n in loops.split(",") if n.strip()]
+
+    async def go(db: Database, s: Settings) -> dict[str, int] | None:
+        runtime = Runtime(s, db)
+        unknown = set(names) - set(known_loops(runtime))
+        if unknown:
+            _fail(f"unknown loops: {', '.join(sorted(unknown))} (available: {', '.join(known_loops(runtime))})")
+        try:
+            if once:
+                return await run_once(runtime, names)
+            await run_forever(runtime, names)
+            return None
+        finally:
+            await runtime.close()
+
+    result = run_with_db(go)
+    if result is not None:
+        console.print(" ".join(f"{name}={count}" for name, count in result.items()))
+
+
+@app.command()
 def migrate(
     check: bool = typer.Option(False, "--check", help="Exit 1 if migrations are pending"),
     sql: bool = typer.Option(False, "--sql", help="Print the DDL instead of running it"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -15,7 +16,9 @@ from starlette.responses import Response
 from duro.api.errors import request_id_of
 from duro.api.responses import JSON
 from duro.auth.principal import Principal
+from duro.charges.service import PendingCharge
 from duro.context import Actor, RepositoryContext
+from duro.gateway.protocol import ChargeOutcome
 from duro.idempotency import store
 from duro.kit import jsonenc
 from duro.kit.errors import DuroError, bad_request, internal_error, unauthorized
@@ -24,6 +27,47 @@ from duro.runtime import Runtime
 log = logging.getLogger(__name__)
 
 Handler = Callable[[RepositoryContext], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A handler result whose HTTP status the service decides, e.g. 201 for a new payment method but 200 for the
+    existing one (03 §1.3). `ApiCall.run` stores and replays that status with the body."""
+
+    body: Any
+    status: int
+
+
+def _unwrap(result: Any, status: int) -> tuple[Any, int]:
+    return (result.body, result.status) if isinstance(result, Answer) else (result, status)
+
+
+@dataclass(frozen=True)
+class Done:
+    """A unit of work that finished: `result` is the response body."""
+
+    result: Any
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Effects are committed (e.g. the failed transaction is kept) but the call answers with an error (a 402)."""
+
+    error: DuroError
+
+
+@dataclass(frozen=True)
+class NeedsCharge:
+    """First step done; the gateway must be called, then `finish` runs in a second transaction."""
+
+    pending: PendingCharge
+    recovery_point: str
+    finish: Callable[[RepositoryContext, ChargeOutcome], Awaitable[Done | Refused]]
+
+
+Step = Done | NeedsCharge
+Prepare = Callable[[RepositoryContext], Awaitable[Step]]
+Resume = Callable[[RepositoryContext, str], Awaitable[Step]]
 
 
 def _check_key(raw: str) -> str:
@@ -64,7 +108,7 @@ class ApiCall:
         raw_key = self.request.headers.get("idempotency-key")
         if raw_key is None:
             async with self.runtime.db.transaction(self.principal.mode) as conn:
-                result = await handler(self.context(conn))
+                result, status = _unwrap(await handler(self.context(conn)), status)
             return Response(jsonenc.dumps(result), status, media_type=JSON)
 
         key = _check_key(raw_key)
@@ -86,7 +130,7 @@ class ApiCall:
             )
         try:
             async with db.transaction(mode) as conn:
-                result = await handler(self.context(conn))
+                result, status = _unwrap(await handler(self.context(conn)), status)
                 payload = jsonenc.dumps(result)
                 await store.complete(conn, tenant, key, status, payload)
             return Response(payload, status, media_type=JSON)
@@ -99,6 +143,112 @@ class ApiCall:
             payload = jsonenc.dumps(internal_error().envelope(self.request_id))
             await store.store_error(db, mode, tenant, key, 500, payload)
             return Response(payload, 500, media_type=JSON)
+
+    async def run_charging(self, prepare: Prepare, resume: Resume, status: int = 200) -> Response:
+        """A write that calls the gateway: two transactions around the call (01 §8 rule 6, 03 §10).
+
+        The first transaction stores the created resource's id on the idempotency row (`recoveryPoint`); a retry
+        that takes over a crashed attempt calls `resume` with it instead of `prepare`, so the request is never
+        executed twice: the pending charge is finished with the same gateway reference and the resource's current
+        state is answered.
+        """
+        db, mode, tenant = self.runtime.db, self.principal.mode, self.principal.tenant_id
+        raw_key = self.request.headers.get("idempotency-key")
+        key: str | None = None
+        first: Handler = prepare
+        if raw_key is not None:
+            key = _check_key(raw_key)
+            body = await self.request.body()
+            try:
+                canonical = jsonenc.canonical(jsonenc.loads(body)) if body.strip() else b""
+            except ValueError as exc:
+                raise bad_request("malformed_json", "The body is not valid JSON") from exc
+            fp = store.fingerprint(self.request.method, self.request.url.path, self.request.url.query, canonical)
+            claim = await store.claim(db, mode, tenant, key, fp, self.request_id, self.runtime.clock.now())
+            if isinstance(claim, store.Replay):
+                return Response(
+                    claim.body,
+                    claim.status,
+                    media_type=JSON,
+                    headers={"Idempotent-Replayed": "true", "Original-Request-Id": claim.original_request_id},
+                )
+            if claim.recovery_point is not None:
+                point = claim.recovery_point
+
+                async def first(ctx: RepositoryContext) -> Step:
+                    return await resume(ctx, point)
+
+        try:
+            async with db.transaction(mode) as conn:
+                step = await first(self.context(conn))
+                if isinstance(step, Done):
+                    payload = jsonenc.dumps(step.result)
+                    if key is not None:
+                        await store.complete(conn, tenant, key, status, payload)
+                    return Response(payload, status, media_type=JSON)
+                if key is not None:
+                    await store.set_recovery_point(conn, tenant, key, step.recovery_point)
+            p = step.pending
+            outcome = await self.runtime.gateway(mode).charge(
+                p.method, p.amount, p.currency, p.transaction_id, p.at, p.attempt_number
+            )
+            async with db.transaction(mode) as conn:
+                finished = await step.finish(self.context(conn), outcome)
+                if isinstance(finished, Refused):
+                    err = finished.error
+                    payload = jsonenc.dumps(err.envelope(self.request_id))
+                    if key is not None:
+                        await store.complete(conn, tenant, key, err.status, payload)
+                    return Response(payload, err.status, media_type=JSON, headers=err.headers)
+                payload = jsonenc.dumps(finished.result)
+                if key is not None:
+                    await store.complete(conn, tenant, key, status, payload)
+            return Response(payload, status, media_type=JSON)
+        except DuroError as err:
+            payload = jsonenc.dumps(err.envelope(self.request_id))
+            if key is not None:
+                await store.store_error(db, mode, tenant, key, err.status, payload)
+            return Response(payload, err.status, media_type=JSON, headers=err.headers)
+        except Exception:
+            log.exception("charging handler failed")
+            payload = jsonenc.dumps(internal_error().envelope(self.request_id))
+            if key is not None:
+                await store.store_error(db, mode, tenant, key, 500, payload)
+            return Response(payload, 500, media_type=JSON)
+
+    async def run_units(self, work: Callable[[], Awaitable[Any]], status: int = 200) -> Response:
+        """A write made of several units of work, each committing on its own (a test-clock advance). The
+        idempotency key is claimed first and the answer stored afterwards in its own transaction."""
+        db, mode, tenant = self.runtime.db, self.principal.mode, self.principal.tenant_id
+        raw_key = self.request.headers.get("idempotency-key")
+        key: str | None = None
+        if raw_key is not None:
+            key = _check_key(raw_key)
+            body = await self.request.body()
+            try:
+                canonical = jsonenc.canonical(jsonenc.loads(body)) if body.strip() else b""
+            except ValueError as exc:
+                raise bad_request("malformed_json", "The body is not valid JSON") from exc
+            fp = store.fingerprint(self.request.method, self.request.url.path, self.request.url.query, canonical)
+            claim = await store.claim(db, mode, tenant, key, fp, self.request_id, self.runtime.clock.now())
+            if isinstance(claim, store.Replay):
+                return Response(
+                    claim.body,
+                    claim.status,
+                    media_type=JSON,
+                    headers={"Idempotent-Replayed": "true", "Original-Request-Id": claim.original_request_id},
+                )
+        try:
+            result = await work()
+        except DuroError as err:
+            payload = jsonenc.dumps(err.envelope(self.request_id))
+            if key is not None:
+                await store.store_error(db, mode, tenant, key, err.status, payload)
+            return Response(payload, err.status, media_type=JSON, headers=err.headers)
+        payload = jsonenc.dumps(result)
+        if key is not None:
+            await store.store_error(db, mode, tenant, key, status, payload)  # stores any status, success too
+        return Response(payload, status, media_type=JSON)
 
 
 async def api_call(request: Request) -> ApiCall:

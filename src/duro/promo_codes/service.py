@@ -112,3 +112,56 @@ async def update_promo_code(ctx: RepositoryContext, promo_id: str, body: PromoCo
         assert updated is not None  # locked above
         row = updated
     return promo_code_json(row)
+
+
+def _promo_error(reason: str, issue: str) -> DuroError:
+    return validation(issue, [Detail("promoCode", issue)], reason=reason)
+
+
+def unavailable_reason(promo: DbRow | None, plan: DbRow, now: Any) -> tuple[str, str] | None:
+    """Why a code cannot apply to `plan` at `now` (03 §9, checks in order), or None when it can."""
+    if promo is None or not promo["active"]:
+        return "promo_code_invalid", "no active promo code has this code"
+    if promo["expires_at"] is not None and promo["expires_at"] <= now:
+        return "promo_code_expired", "this promo code has expired"
+    if promo["max_redemptions"] is not None and promo["redeemed_count"] >= promo["max_redemptions"]:
+        return "promo_code_exhausted", "this promo code has no redemptions left"
+    if promo["plan_id"] is not None and promo["plan_id"] != plan["id"]:
+        return "promo_code_not_applicable", "this promo code is for another plan"
+    if promo["discount_type"] == "fixed" and promo["currency"] != plan["currency"]:
+        return "promo_code_not_applicable", "this promo code is in another currency"
+    return None
+
+
+async def redeem_for_plan(ctx: RepositoryContext, code: str, plan: DbRow, now: Any) -> DbRow:
+    """Check and atomically redeem `code` for `plan`; 422 with the spec's reason when it cannot apply."""
+    repo = ctx.repo(PromoCodeRepository)
+    promo = await repo.by_code(code.strip().upper())
+    problem = unavailable_reason(promo, plan, now)
+    if problem is not None:
+        raise _promo_error(*problem)
+    assert promo is not None
+    redeemed = await repo.redeem(promo["id"], now)
+    if redeemed is None:  # lost a race for the last redemption (or it expired this instant)
+        raise _promo_error(*(unavailable_reason(await repo.get_row(promo["id"]), plan, now) or _EXHAUSTED))
+    return redeemed
+
+
+_EXHAUSTED = ("promo_code_exhausted", "this promo code has no redemptions left")
+
+
+def discount_line(promo: DbRow, discount: int) -> dict[str, Any]:
+    if promo["discount_type"] == "percentage":
+        label = f"{promo['code']} ({promo['discount_value']}% off)"
+    else:
+        label = f"{promo['code']} ({promo['discount_value']} {promo['currency']} off)"
+    return {"type": "discount", "description": label, "amount": -discount, "periodStart": None, "periodEnd": None}
+
+
+def initial_discount_cycles(promo: DbRow) -> int | None:
+    """`once` → 1, `repeating` → N, `forever` → None (03 §9)."""
+    if promo["duration"] == "once":
+        return 1
+    if promo["duration"] == "repeating":
+        return int(promo["duration_cycles"])
+    return None

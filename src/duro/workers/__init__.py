@@ -1,0 +1,1 @@
+"""`duro worker`: background loops over both modes; Postgres is the queue (01 §12)."""

@@ -1,0 +1,78 @@
+"""The maintenance loop: re-drive charges left `pending` by a crash, purge expired idempotency rows (01 §12).
+
+A pending transaction is finished by calling the gateway again with the same reference — the gateway returns the
+outcome it recorded, so no second charge happens — and then running the second step of whatever opened it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from duro.charges.service import PendingCharge
+from duro.db.engine import MODES, Mode
+from duro.gateway.protocol import ChargeMethod
+from duro.idempotency.store import purge_expired
+from duro.models.billing import transactions as t
+from duro.models.payment_methods import payment_methods as pm
+from duro.runtime import Runtime
+from duro.subscriptions.creation import finish_create
+from duro.subscriptions.renewal import finish_renewal
+from duro.subscriptions.runner import worker_context
+
+log = logging.getLogger(__name__)
+
+PENDING_AFTER = timedelta(minutes=2)
+UNSCOPED = "/* unscoped: maintenance */"
+
+
+async def redrive_pending(runtime: Runtime, mode: Mode, older_than: timedelta = PENDING_AFTER) -> int:
+    now = runtime.clock.now()
+    async with runtime.db.reader(mode) as conn:
+        rows = (
+            await conn.execute(
+                select(t, pm.c.gateway_token)
+                .join(pm, pm.c.id == t.c.payment_method_id)
+                .where(t.c.status == "pending", t.c.created_at <= now - older_than)
+                .order_by(t.c.created_at)
+                .limit(runtime.settings.worker_batch)
+                .prefix_with(UNSCOPED)
+            )
+        ).all()
+    finished = 0
+    for txn in rows:
+        pending = PendingCharge(
+            txn["id"],
+            ChargeMethod(
+                rail=txn["rail"], gateway_token=txn["gateway_token"], payment_method_id=txn["payment_method_id"]
+            ),
+            txn["amount"],
+            txn["currency"],
+            txn["created_at"],
+            txn["attempt_number"],
+        )
+        outcome = await runtime.gateway(mode).charge(
+            pending.method, pending.amount, pending.currency, pending.transaction_id, pending.at, pending.attempt_number
+        )
+        async with runtime.db.transaction(mode) as conn:
+            ctx = worker_context(runtime, conn, txn["tenant_id"], mode)
+            if txn["source"] == "subscription_create":
+                await finish_create(ctx, txn["subscription_id"], txn["id"], outcome)
+            elif txn["source"] == "renewal":
+                await finish_renewal(ctx, txn["subscription_id"], txn["id"], outcome, txn["created_at"])
+            else:
+                log.warning("no crash recovery yet for a pending %s transaction %s", txn["source"], txn["id"])
+                continue
+        finished += 1
+    return finished
+
+
+async def maintenance_tick(runtime: Runtime) -> int:
+    done = 0
+    for mode in MODES:
+        done += await redrive_pending(runtime, mode)
+        async with runtime.db.transaction(mode) as conn:
+            done += await purge_expired(conn, runtime.clock.now())
+    return done
