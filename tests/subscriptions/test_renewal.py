@@ -189,7 +189,8 @@ async def test_billing_loop_renews_each_period_once_under_concurrency(
     )
     charges = await _count(
         db,
-        "SELECT count(*) FROM sandbox.transactions WHERE tenant_id = :t AND source = 'renewal' AND status = 'succeeded'",
+        "SELECT count(*) FROM sandbox.transactions"
+        " WHERE tenant_id = :t AND source = 'renewal' AND status = 'succeeded'",
         tenant.id,
     )
     assert (renewals, charges) == (40, 40)
