@@ -27,7 +27,7 @@ def err(r: httpx.Response, status: int, code: str, reason: str | None = None) ->
     body = r.json()
     assert set(body) == {"error"}
     e: dict[str, Any] = body["error"]
-    assert set(e) == ERROR_FIELDS
+    assert set(e) == (ERROR_FIELDS | {"payment"} if status == 402 else ERROR_FIELDS)  # payment only on a 402
     assert e["code"] == code
     assert e["reason"] == reason
     assert e["requestId"] == rid

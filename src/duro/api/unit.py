@@ -66,8 +66,8 @@ class NeedsCharge:
 
 
 Step = Done | NeedsCharge
-Prepare = Callable[[RepositoryContext], Awaitable[Step]]
-Resume = Callable[[RepositoryContext, str], Awaitable[Step]]
+Prepare = Callable[[RepositoryContext], Awaitable[Step | Refused]]
+Resume = Callable[[RepositoryContext, str], Awaitable[Step | Refused]]
 
 
 def _check_key(raw: str) -> str:
@@ -175,12 +175,18 @@ class ApiCall:
             if claim.recovery_point is not None:
                 point = claim.recovery_point
 
-                async def first(ctx: RepositoryContext) -> Step:
+                async def first(ctx: RepositoryContext) -> Step | Refused:
                     return await resume(ctx, point)
 
         try:
             async with db.transaction(mode) as conn:
                 step = await first(self.context(conn))
+                if isinstance(step, Refused):  # refused without a gateway call; its effects commit
+                    err = step.error
+                    payload = jsonenc.dumps(err.envelope(self.request_id))
+                    if key is not None:
+                        await store.complete(conn, tenant, key, err.status, payload)
+                    return Response(payload, err.status, media_type=JSON, headers=err.headers)
                 if isinstance(step, Done):
                     payload = jsonenc.dumps(step.result)
                     if key is not None:
