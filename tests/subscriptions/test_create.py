@@ -316,3 +316,32 @@ async def test_idempotent_creation_charges_once(client: Any, tenant: Any, db: Da
             )
         ).one()
     assert tuple(counts) == (1, 1, 1)
+
+
+async def test_max_redemptions_hold_under_concurrent_creation(client: Any, tenant: Any) -> None:
+    p = await plan(client, tenant)
+    promo = ok(
+        await client.post(
+            "/v1/promo-codes",
+            json={
+                "code": "TEN",
+                "discountType": "fixed",
+                "discountValue": 1000,
+                "currency": "NGN",
+                "maxRedemptions": 10,
+            },
+            headers=tenant.auth(),
+        ),
+        201,
+    )
+    customers = [await customer(client, tenant) for _ in range(50)]
+    answers = await asyncio.gather(
+        *(subscribe(client, tenant, customerId=c["id"], planId=p["id"], promoCode="ten") for c in customers)
+    )
+    created = [r for r in answers if r.status_code == 201]
+    refused = [r for r in answers if r.status_code == 422]
+    assert len(created) == 10
+    assert len(refused) == 40
+    assert {r.json()["error"]["reason"] for r in refused} == {"promo_code_exhausted"}
+    final = ok(await client.get(f"/v1/promo-codes/{promo['id']}", headers=tenant.auth()))
+    assert (final["redeemedCount"], final["remaining"]) == (10, 0)
