@@ -11,7 +11,9 @@ from duro.auth.principal import Principal
 from duro.auth.resolve import CredentialResolver
 from duro.config import Settings
 from duro.credentials.repository import ApiKeyRepository, OAuthClientRepository
-from duro.db.engine import Database
+from duro.db.engine import Database, Mode
+from duro.gateway.protocol import ChargeGateway
+from duro.gateway.simulator import SimulatorGateway
 from duro.kit.clock import Clock, SystemClock, monotonic
 from duro.kit.jwt import JwtCodec, build_keys
 from duro.kit.ratelimit import RateLimiter
@@ -70,6 +72,14 @@ class Runtime:
         self.resolver = CredentialResolver(db, self.jwt, self.clock)
         self.limiter = RateLimiter(settings.redis_url)
         self.usage = UsageRecorder(db, self.clock)
+        self._gateways: dict[Mode, ChargeGateway] = {}
+
+    def gateway(self, mode: Mode) -> ChargeGateway:
+        """The charge gateway of `mode`: the deterministic simulator in both modes in this release (03 §2)."""
+        found = self._gateways.get(mode)
+        if found is None:
+            found = self._gateways[mode] = SimulatorGateway(self.db, mode, self.clock)
+        return found
 
     async def close(self) -> None:
         await self.usage.drain()

@@ -15,6 +15,7 @@ from duro.kit.errors import DuroError, conflict, not_found
 from duro.kit.ids import new_id
 from duro.kit.jsonenc import format_ts, to_camel
 from duro.kit.pagination import PageRequest
+from duro.payment_methods.chargeable import get_chargeable
 
 
 def customer_json(row: DbRow) -> dict[str, Any]:
@@ -129,9 +130,17 @@ async def update_customer(ctx: RepositoryContext, customer_id: str, body: Custom
             raise _duplicate_ref()
     pm_id = changes.get("default_payment_method_id")
     if pm_id is not None and pm_id != row.default_payment_method_id:
-        # Payment methods arrive with the billing core; until then no id can name a chargeable method.
-        raise not_found("No such payment method", path=to_camel("default_payment_method_id"))
+        # 404 naming the field when no such method exists here, 422 `payment_method_unusable` when it does but
+        # this customer cannot be charged with it (03 §1.2). Re-sending the current default changes nothing.
+        await get_chargeable(ctx, row, pm_id, field=to_camel("default_payment_method_id"))
     out, _ = await _apply(ctx, row, changes)
+    return out
+
+
+async def set_default_payment_method(ctx: RepositoryContext, row: DbRow, pm_id: str | None) -> dict[str, Any]:
+    """Point the (locked) customer `row` at `pm_id` (or clear it) and emit `customer_updated` when it changed.
+    The caller has checked that the method is chargeable by the customer."""
+    out, _ = await _apply(ctx, row, {"default_payment_method_id": pm_id})
     return out
 
 

@@ -62,7 +62,7 @@ async def prepare_create(ctx: RepositoryContext, body: SubscriptionCreate) -> St
     if body.test_clock_id is not None and ctx.mode == "live":
         raise forbidden("test_mode_only", "Test clocks exist in test mode only")
     now = await business_now(ctx, body.test_clock_id)
-    method = await get_chargeable(ctx, customer, body.payment_method_id) if body.payment_method_id else None
+    method = await get_chargeable(ctx, customer, body.payment_method_id, lock=True) if body.payment_method_id else None
     promo = await redeem_for_plan(ctx, body.promo_code, plan, now) if body.promo_code else None
 
     trial_days = body.trial_days if body.trial_days is not None else int(plan["trial_days"])
@@ -162,7 +162,8 @@ async def prepare_create(ctx: RepositoryContext, body: SubscriptionCreate) -> St
 
     await emit(ctx, Event.SUBSCRIPTION_CREATED, subscription_json(sub))
     await emit(ctx, Event.INVOICE_CREATED, invoice_json(invoice))
-    method = method or await resolve_method(ctx, customer, None)
+    # FOR KEY SHARE on the method: a concurrent DELETE waits, then sees this subscription using it.
+    method = method or await resolve_method(ctx, customer, None, lock=True)
     pending, txn = await open_charge(
         ctx, invoice=invoice, method=method, source="subscription_create", at=now, synchronous=True
     )

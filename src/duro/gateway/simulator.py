@@ -1,0 +1,121 @@
+"""The deterministic gateway simulator (03 §2) with its idempotency ledger, `sim_charges`.
+
+The ledger plays the processor's side of the wire: it is written in its own short transaction, never in the
+caller's, because a real processor keeps a charge even when our transaction rolls back. Each call is keyed by
+`reference` (the transaction or refund id). A recorded reference answers its recorded outcome without a new
+decision; a new one is decided by `simulator_rules` and inserted `ON CONFLICT (reference) DO NOTHING`, and the
+caller gets whatever row is recorded — so two concurrent calls with one reference always agree, and crash
+recovery that repeats a call learns what happened instead of charging twice (03 §10).
+
+`sim_charges` has no tenant column: references are globally unique ids, and the simulator, like a processor,
+knows nothing of tenants.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from duro.db.engine import Database, Mode
+from duro.gateway.protocol import ChargeMethod, ChargeOutcome, RefundOutcome
+from duro.gateway.simulator_rules import Behaviour, decide, lookup
+from duro.kit.clock import Clock, SystemClock
+from duro.kit.jsonenc import format_ts
+from duro.models.payment_methods import sim_charges
+
+TOKEN_PREFIX: Final = "sim:"
+
+
+def behaviour_of(method: ChargeMethod) -> Behaviour:
+    """The simulator behaviour behind a stored token (`sim:<number>`; a bare number is accepted too).
+
+    Methods are only saved with known test numbers, so an unknown token means corrupt data: it raises rather
+    than inventing an outcome that would be recorded as if a processor had answered."""
+    number = method.gateway_token.removeprefix(TOKEN_PREFIX)
+    behaviour = lookup(method.rail, number)
+    if behaviour is None:
+        raise ValueError(f"gateway token of {method.payment_method_id or 'a method'} is not a simulator number")
+    return behaviour
+
+
+class SimulatorGateway:
+    """`ChargeGateway` for both modes in this release; one instance per mode (its ledger lives in that mode's
+    schema)."""
+
+    def __init__(self, db: Database, mode: Mode, clock: Clock | None = None) -> None:
+        self.db = db
+        self.mode = mode
+        self.clock: Clock = clock or SystemClock()
+
+    async def charge(
+        self,
+        method: ChargeMethod,
+        amount: int,
+        currency: str,
+        reference: str,
+        at: datetime,
+        attempt_number: int,
+    ) -> ChargeOutcome:
+        if amount <= 0:
+            raise ValueError("a charge moves a positive amount; zero-amount invoices are paid without one")
+        if not reference:
+            raise ValueError("a charge needs its reference")
+        recorded = await self.recorded(reference, "charge")
+        if recorded is not None:
+            return ChargeOutcome.from_json(recorded)
+        outcome = decide(behaviour_of(method), at, attempt_number)
+        request = {
+            "paymentMethodId": method.payment_method_id,
+            "rail": method.rail,
+            "amount": amount,
+            "currency": currency,
+            "at": format_ts(at),
+            "attemptNumber": attempt_number,
+        }
+        return ChargeOutcome.from_json(await self._record(reference, "charge", {**outcome.to_json(), **request}))
+
+    async def refund(self, transaction_reference: str, amount: int, reference: str) -> RefundOutcome:
+        """Refunds always succeed in the simulator (03 §2); recorded like charges, so a repeat is answered from
+        the ledger."""
+        if amount <= 0:
+            raise ValueError("a refund moves a positive amount")
+        if not reference:
+            raise ValueError("a refund needs its reference")
+        recorded = await self.recorded(reference, "refund")
+        if recorded is not None:
+            return RefundOutcome.from_json(recorded)
+        outcome = RefundOutcome(True)
+        request = {"transactionReference": transaction_reference, "amount": amount}
+        return RefundOutcome.from_json(await self._record(reference, "refund", {**outcome.to_json(), **request}))
+
+    async def recorded(self, reference: str, kind: str) -> dict[str, Any] | None:
+        """The ledger record of `reference` (outcome plus what was asked), or None if it was never called."""
+        async with self.db.reader(self.mode) as conn:
+            row = (await conn.execute(select(sim_charges).where(sim_charges.c.reference == reference))).first()
+        return None if row is None else _checked(row, kind)
+
+    async def _record(self, reference: str, kind: str, record: dict[str, Any]) -> dict[str, Any]:
+        t = sim_charges
+        async with self.db.transaction(self.mode) as conn:
+            stmt = (
+                insert(t)
+                .values(reference=reference, kind=kind, outcome=record, created_at=self.clock.now())
+                .on_conflict_do_nothing(index_elements=[t.c.reference])
+                .returning(t)
+            )
+            row = (await conn.execute(stmt)).first()
+            if row is None:
+                # A concurrent call with this reference won: the insert waited for it to commit, so this fresh
+                # statement sees its row. Answer that one; our own decision is discarded, never reported.
+                row = (await conn.execute(select(t).where(t.c.reference == reference))).one()
+        return _checked(row, kind)
+
+
+def _checked(row: Any, kind: str) -> dict[str, Any]:
+    if row["kind"] != kind:
+        raise ValueError(f"reference {row['reference']} was used for a {row['kind']}, not a {kind}")
+    outcome: dict[str, Any] = row["outcome"]
+    return outcome
