@@ -68,3 +68,13 @@ async def set_columns(db: Any, tenant: Any, table: str, row_id: str, mode: str =
             {**values, "tenant_id": tenant.id, "row_id": row_id},
         )
     assert len(result.all()) == 1
+
+
+async def make_clock(client: Any, tenant: Any, at: str) -> dict[str, Any]:
+    return ok(await client.post("/v1/test-clocks", json={"frozenTime": at}, headers=tenant.auth()), 201)  # type: ignore[no-any-return]
+
+
+async def advance_clock(client: Any, tenant: Any, clock_id: str, to: str) -> dict[str, Any]:
+    """Move a test clock forward; due renewals of its subscriptions run before this answers (03 §12)."""
+    r = await client.post(f"/v1/test-clocks/{clock_id}/advance", json={"to": to}, headers=tenant.auth())
+    return ok(r)  # type: ignore[no-any-return]

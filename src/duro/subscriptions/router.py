@@ -10,7 +10,8 @@ from starlette.responses import Response
 from duro.api.params import READ_ERRORS, WRITE_ERRORS, ListEnvelope, errors, ok, page_params
 from duro.api.unit import ApiCall, api_call
 from duro.kit.pagination import PageRequest
-from duro.subscriptions import actions, creation, service
+from duro.subscriptions import actions, creation, plan_change, service
+from duro.subscriptions.plan_change import PlanChangeRequest
 from duro.subscriptions.schemas import CancelRequest, EmptyRequest, SubscriptionCreate, SubscriptionUpdate
 
 router = APIRouter(tags=["subscriptions"])
@@ -93,3 +94,17 @@ async def customer_transactions(
     customer_id: str, page: PageRequest = Depends(page_params), call: ApiCall = Depends(api_call)
 ) -> Response:
     return await call.read(lambda ctx: service.customer_transactions(ctx, customer_id, page))
+
+
+@router.post("/v1/subscriptions/{sub_id}/change-plan", responses={**errors(*WRITE_ERRORS, 402)})
+async def change_plan(sub_id: str, body: PlanChangeRequest, call: ApiCall = Depends(api_call)) -> Response:
+    return await call.run_charging(
+        lambda ctx: plan_change.prepare_change(ctx, sub_id, body),
+        lambda ctx, point: plan_change.resume_change(ctx, point, body),
+    )
+
+
+@router.post("/v1/subscriptions/{sub_id}/change-plan/preview", responses={**errors(*READ_ERRORS, 409)})
+async def preview_change_plan(sub_id: str, body: PlanChangeRequest, call: ApiCall = Depends(api_call)) -> Response:
+    # Read-only: no Idempotency-Key handling (01 §8), no locks.
+    return await call.read(lambda ctx: plan_change.preview(ctx, sub_id, body))
