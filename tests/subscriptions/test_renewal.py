@@ -230,3 +230,22 @@ async def test_method_falls_back_to_the_customer_default(client: Any, tenant: An
     (_, renewal) = await invoices_of(client, tenant, sub["id"])
     detail = ok(await client.get(f"/v1/invoices/{renewal['id']}", headers=tenant.auth()))
     assert detail["attempts"][0]["paymentMethodId"] == good["id"]
+
+
+async def test_cancel_and_pause_wait_for_a_charge_in_flight(client: Any, tenant: Any, db: Database, app: Any) -> None:
+    p = await plan(client, tenant)
+    cus = await customer(client, tenant)
+    sub = ok(await subscribe(client, tenant, customerId=cus["id"], planId=p["id"]), 201)
+    await _make_due(db, tenant.id, [sub["id"]])
+    runtime = app.state.runtime
+    async with db.transaction("test") as conn:  # T1 done: the renewal charge is between its two steps
+        step = await begin_renewal(worker_context(runtime, conn, tenant.id, "test"), sub["id"], SystemClock().now())
+    assert isinstance(step, Charge)
+    for action in ("cancel", "pause"):
+        r = await client.post(f"/v1/subscriptions/{sub['id']}/{action}", json={}, headers=tenant.auth())
+        e = err(r, 409, "conflict", "illegal_transition")
+        assert e["details"] == [{"path": "status", "issue": f"active cannot {action} while a payment is in progress"}]
+    assert await redrive_pending(runtime, "test", older_than=timedelta(0)) == 1
+    canceled = ok(await client.post(f"/v1/subscriptions/{sub['id']}/cancel", json={}, headers=tenant.auth()))
+    assert canceled["status"] == "canceled"
+    assert canceled["cyclesCompleted"] == 2  # the renewal finished first, then the cancel applied

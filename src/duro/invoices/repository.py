@@ -72,6 +72,14 @@ class TransactionRepository(TenantRepository):
         )
         return list((await self.conn.execute(stmt)).all())
 
+    async def has_pending_for_subscription(self, subscription_id: str) -> bool:
+        stmt = (
+            select(transactions.c.id)
+            .where(self.scoped(transactions.c.subscription_id == subscription_id, transactions.c.status == "pending"))
+            .limit(1)
+        )
+        return (await self.conn.execute(stmt)).first() is not None
+
     async def next_attempt_number(self, invoice_id: str) -> int:
         stmt = (
             select(func.count()).select_from(transactions).where(self.scoped(transactions.c.invoice_id == invoice_id))
@@ -83,9 +91,20 @@ class RefundRepository(TenantRepository):
     table = refunds
 
     async def for_invoice(self, invoice_id: str) -> list[DbRow]:
+        """The invoice's finished refunds, oldest first. A `pending` refund is a reservation still at the gateway
+        (`invoices.refunds`), not yet a refund the API shows (03 §1.7: `succeeded` | `failed`)."""
         stmt = (
             select(refunds)
-            .where(self.scoped(refunds.c.invoice_id == invoice_id))
+            .where(self.scoped(refunds.c.invoice_id == invoice_id, refunds.c.status != "pending"))
             .order_by(refunds.c.created_at, refunds.c.id)
         )
         return list((await self.conn.execute(stmt)).all())
+
+    async def pending_total(self, invoice_id: str) -> int:
+        """The amount reserved by the invoice's refunds still at the gateway."""
+        stmt = (
+            select(func.coalesce(func.sum(refunds.c.amount), 0))
+            .select_from(refunds)
+            .where(self.scoped(refunds.c.invoice_id == invoice_id, refunds.c.status == "pending"))
+        )
+        return int((await self.conn.execute(stmt)).scalar_one())

@@ -31,8 +31,8 @@ from duro.context import RepositoryContext
 from duro.customers.repository import CustomerRepository
 from duro.db.repository import DbRow
 from duro.events.service import emit
-from duro.invoices.repository import InvoiceRepository
-from duro.kit.errors import conflict, not_found
+from duro.invoices.repository import InvoiceRepository, TransactionRepository
+from duro.kit.errors import Detail, DuroError, conflict, not_found
 from duro.payment_methods.service import get_chargeable
 from duro.subscriptions.creation import business_now
 from duro.subscriptions.repository import DunningScheduleRepository, SubscriptionRepository
@@ -133,6 +133,7 @@ async def _cancel_now(
     ctx: RepositoryContext, sub: DbRow, requested_by: RequestedBy, reason: str | None, now: datetime
 ) -> dict[str, Any]:
     t = transition(sub["status"], Action.CANCEL)
+    await _refuse_while_charging(ctx, sub, "cancel")
     credit = await void_open_invoices(ctx, sub["id"], now)
     await ctx.repo(DunningScheduleRepository).cancel_live_for_subscription(sub["id"], now)
     balance, pending_charge = return_credit(sub["balance"], sub["pending_charge"], credit)
@@ -158,6 +159,18 @@ async def _cancel_now(
     cancellation = {"initiatedBy": requested_by, "atPeriodEnd": False, "reason": reason}
     await _emit_all(ctx, t.events, out, {Event.SUBSCRIPTION_CANCELLED: {"cancellation": cancellation}})
     return out
+
+
+async def _refuse_while_charging(ctx: RepositoryContext, sub: DbRow, action: str) -> None:
+    """A charge between its two transactions holds no lock: canceling or pausing then would let its second step
+    pay a voided invoice or revive the subscription. Such a window lasts seconds; the caller retries."""
+    if await ctx.repo(TransactionRepository).has_pending_for_subscription(sub["id"]):
+        raise DuroError(
+            409,
+            "A payment for this subscription is in progress; retry in a few seconds",
+            "illegal_transition",
+            [Detail("status", f"{sub['status']} cannot {action} while a payment is in progress")],
+        )
 
 
 async def void_open_invoices(ctx: RepositoryContext, subscription_id: str, at: datetime) -> int:
@@ -192,6 +205,7 @@ async def pause_subscription(ctx: RepositoryContext, sub_id: str) -> dict[str, A
     sub = await _lock(ctx, sub_id)
     now = await business_now(ctx, sub["test_clock_id"])
     t = transition(sub["status"], Action.PAUSE)
+    await _refuse_while_charging(ctx, sub, "pause")
     row = await ctx.repo(SubscriptionRepository).update_row(
         sub["id"], {"status": t.to.value, "paused_at": now, "updated_at": now}
     )

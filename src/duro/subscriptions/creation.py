@@ -8,6 +8,7 @@ Second transaction: `finish_create` records the outcome and activates the subscr
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,6 +36,7 @@ from duro.subscriptions.schemas import SubscriptionCreate
 from duro.subscriptions.serializers import subscription_json
 
 INCOMPLETE_LIFETIME = timedelta(hours=23)
+log = logging.getLogger(__name__)
 
 
 async def business_now(ctx: RepositoryContext, test_clock_id: str | None) -> datetime:
@@ -193,6 +195,11 @@ async def finish_create(ctx: RepositoryContext, sub_id: str, txn_id: str, outcom
     invoice = await ctx.repo(InvoiceRepository).get_row(txn["invoice_id"], for_update=True)
     assert invoice is not None
     if txn["status"] == "succeeded":
+        if sub["status"] != "incomplete" or invoice["status"] != "open":
+            # Cancel and pause refuse while a charge is pending, so this is only reachable by a bug: keep the
+            # money's record, change nothing else, and make it visible.
+            log.error("charge %s succeeded for %s in status %s", txn_id, sub_id, sub["status"])
+            return Done(subscription_json(sub))
         paid = await mark_paid(ctx, invoice, at)
         await emit(ctx, Event.INVOICE_PAID, invoice_json(paid))
         obj, extra = payment_event(paid, txn)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from duro.billing.cycles import next_boundary
@@ -60,13 +60,21 @@ class Charge:
     subscription_id: str
 
 
+# The two statements every renewal runs are built once (values are bound per call): building and cache-keying a
+# fresh statement costs more CPU than executing a cached one (the invoice insert has twenty columns).
+_LOCK_SKIP_LOCKED = (
+    select(subscriptions)
+    .where(subscriptions.c.tenant_id == bindparam("b_tenant_id"), subscriptions.c.id == bindparam("b_id"))
+    .with_for_update(skip_locked=True)
+)
+_INSERT_INVOICE_ONCE = (
+    pg_insert(invoices).on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"]).returning(invoices)
+)
+
+
 async def _lock_due(ctx: RepositoryContext, sub_id: str, now: datetime) -> DbRow | None:
-    stmt = (
-        select(subscriptions)
-        .where(subscriptions.c.tenant_id == ctx.tenant_id, subscriptions.c.id == sub_id)
-        .with_for_update(skip_locked=True)
-    )
-    sub: DbRow | None = (await ctx.conn.execute(stmt)).first()
+    params = {"b_tenant_id": ctx.tenant_id, "b_id": sub_id}
+    sub: DbRow | None = (await ctx.conn.execute(_LOCK_SKIP_LOCKED, params)).first()
     if sub is None or sub["status"] not in ("active", "trialing") or sub["current_period_end"] > now:
         return None
     return sub
@@ -173,31 +181,29 @@ async def begin_renewal(ctx: RepositoryContext, sub_id: str, now: datetime) -> F
     key = f"renewal_{sub_id}_{format_ts(period_start)}"
     inserted = (
         await ctx.conn.execute(
-            pg_insert(invoices)
-            .values(
-                id=invoice_id,
-                tenant_id=ctx.tenant_id,
-                customer_id=sub["customer_id"],
-                subscription_id=sub_id,
-                kind="renewal",
-                status="open",
-                currency=plan["currency"],
-                subtotal=money.subtotal,
-                discount=discount,
-                credit_applied=money.credit_applied,
-                amount=money.amount,
-                amount_paid=0,
-                amount_refunded=0,
-                lines=lines,
-                period_start=period_start,
-                period_end=period_end,
-                promo_code_id=sub["promo_code_id"] if promo is not None else None,
-                idempotency_key=key,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["tenant_id", "idempotency_key"])
-            .returning(invoices)
+            _INSERT_INVOICE_ONCE,
+            {
+                "id": invoice_id,
+                "tenant_id": ctx.tenant_id,
+                "customer_id": sub["customer_id"],
+                "subscription_id": sub_id,
+                "kind": "renewal",
+                "status": "open",
+                "currency": plan["currency"],
+                "subtotal": money.subtotal,
+                "discount": discount,
+                "credit_applied": money.credit_applied,
+                "amount": money.amount,
+                "amount_paid": 0,
+                "amount_refunded": 0,
+                "lines": lines,
+                "period_start": period_start,
+                "period_end": period_end,
+                "promo_code_id": sub["promo_code_id"] if promo is not None else None,
+                "idempotency_key": key,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
     ).first()
     if inserted is None:
@@ -227,7 +233,9 @@ async def begin_renewal(ctx: RepositoryContext, sub_id: str, now: datetime) -> F
         method = await resolve_method(ctx, customer, sub["payment_method_id"])
     except DuroError:  # the subscription's own method is gone or unusable: nothing to charge (no fallback)
         method = None
-    pending, txn = await open_charge(ctx, invoice=invoice, method=method, source="renewal", at=now, synchronous=False)
+    pending, txn = await open_charge(
+        ctx, invoice=invoice, method=method, source="renewal", at=now, synchronous=False, new_invoice=True
+    )
     if pending is None:
         await _failed(ctx, sub_after, invoice, txn, now)
         return Finished("failed")
@@ -274,7 +282,8 @@ async def _succeeded(ctx: RepositoryContext, sub: DbRow, invoice: DbRow, txn: Db
     row = await ctx.repo(SubscriptionRepository).update_row(
         sub["id"],
         {
-            "status": "active",
+            # Only a renewing subscription becomes active; the status never changes behind a cancel or pause.
+            "status": "active" if sub["status"] in ("active", "trialing") else sub["status"],
             # Assignment from the paid invoice, never an increment: a replay cannot advance twice (03 §10).
             "current_period_start": paid["period_start"],
             "current_period_end": paid["period_end"],
