@@ -7,7 +7,6 @@ engines) are written straight to the database by `in_state`; everything else is 
 from __future__ import annotations
 
 import asyncio
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,10 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from duro.db.engine import Database
-from duro.db.repository import DbRow
 from duro.kit.ids import new_id
-from duro.subscriptions import renewal
-from duro.subscriptions.repository import SubscriptionRepository
 from tests.http_assertions import err, invalid, not_found, ok
 from tests.subscriptions.helpers import (
     DECLINE_NSF,
@@ -357,66 +353,49 @@ async def test_resume_is_refused_in(client: Any, tenant: Any, db: Database, stat
     await assert_refused(client, tenant, sub, act(client, tenant, sub["id"], "resume"), f"{status} cannot resume")
 
 
-async def test_resume_after_the_period_ended_leaves_it_due_for_the_billing_loop(
-    client: Any, tenant: Any, db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Until the renewal engine offers `renew_now`, resume leaves the ended period for the billing loop.
-    monkeypatch.delattr(renewal, "renew_now", raising=False)
+async def test_resume_after_the_period_ended_renews_at_once(client: Any, tenant: Any, db: Database) -> None:
     clock = await make_clock(client, tenant, "2025-01-31T09:00:00Z")
     sub = await in_state(client, tenant, db, "paused", testClockId=clock["id"])
     assert sub["currentPeriodEnd"] == "2025-02-28T09:00:00.000Z"
     await advance_clock(client, tenant, clock["id"], "2025-03-10T00:00:00Z")
-    still = await get_sub(client, tenant, sub["id"])
-    assert still == sub  # nothing is billed while paused
+    assert await get_sub(client, tenant, sub["id"]) == sub  # nothing is billed while paused
     resumed = ok(await act(client, tenant, sub["id"], "resume"))
     assert (resumed["status"], resumed["pausedAt"]) == ("active", None)
-    assert resumed["currentPeriodEnd"] == "2025-02-28T09:00:00.000Z"
-    assert resumed["updatedAt"] == "2025-03-10T00:00:00.000Z"
-    assert (await event_types(client, tenant))[-1] == "subscription_resumed"
-    await advance_clock(client, tenant, clock["id"], "2025-03-10T00:00:01Z")
-    renewed = await get_sub(client, tenant, sub["id"])
-    assert renewed["status"] == "active"
-    assert renewed["cyclesCompleted"] == 2
-    assert renewed["currentPeriodStart"] == "2025-02-28T09:00:00.000Z"
+    # billingAnchor = currentPeriodEnd = now, then the renewal bills [now, nextBoundary(now, now)) (03 §7).
+    assert resumed["billingAnchor"] == "2025-03-10T00:00:00.000Z"
+    assert (resumed["currentPeriodStart"], resumed["currentPeriodEnd"]) == (
+        "2025-03-10T00:00:00.000Z",
+        "2025-04-10T00:00:00.000Z",
+    )
+    assert resumed["cyclesCompleted"] == sub["cyclesCompleted"] + 1
+    assert (await event_types(client, tenant))[-4:] == [
+        "subscription_resumed",
+        "invoice_created",
+        "invoice_paid",
+        "subscription_payment_success",
+    ]
 
 
-async def test_resume_without_a_renewal_module(
-    client: Any, tenant: Any, db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # `None` in sys.modules makes the import fail as if the module did not exist.
-    monkeypatch.setitem(sys.modules, "duro.subscriptions.renewal", None)
+async def test_resume_before_the_period_end_only_resumes(client: Any, tenant: Any, db: Database) -> None:
     sub = await in_state(client, tenant, db, "paused")
-    # Direct write: the period of a wall-clock subscription ends while time passes, which a test cannot wait for.
-    await set_columns(db, tenant, "subscriptions", sub["id"], current_period_end=PAST)
     resumed = ok(await act(client, tenant, sub["id"], "resume"))
-    assert resumed["status"] == "active"
-    assert resumed["currentPeriodEnd"] == "2020-01-01T00:00:00.000Z"
+    assert resumed["currentPeriodEnd"] == sub["currentPeriodEnd"]
     assert resumed["billingAnchor"] == sub["billingAnchor"]
+    assert (await event_types(client, tenant))[-1] == "subscription_resumed"
 
 
-async def test_resume_calls_the_renewal_hook_only_when_the_period_ended(
-    client: Any, tenant: Any, db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A stand-in for the renewal engine's `renew_now` (not written yet): records its calls and moves the period,
-    # so the test also sees that the answer is re-read after the hook.
-    calls: list[tuple[str, str]] = []
-    moved_to = datetime(2030, 1, 1, tzinfo=UTC)
-
-    async def renew_now(ctx: Any, row: DbRow) -> None:
-        calls.append((row["id"], row["status"]))
-        await ctx.repo(SubscriptionRepository).update_row(row["id"], {"current_period_end": moved_to})
-
-    monkeypatch.setattr(renewal, "renew_now", renew_now, raising=False)
-    early = await in_state(client, tenant, db, "paused")
-    assert ok(await act(client, tenant, early["id"], "resume"))["currentPeriodEnd"] == early["currentPeriodEnd"]
-    assert calls == []
-
-    late = await in_state(client, tenant, db, "paused")
-    await set_columns(db, tenant, "subscriptions", late["id"], current_period_end=PAST)  # see the test above
-    resumed = ok(await act(client, tenant, late["id"], "resume"))
-    assert calls == [(late["id"], "active")]
-    assert resumed["currentPeriodEnd"] == "2030-01-01T00:00:00.000Z"
-    assert resumed["status"] == "active"
+async def test_resume_whose_renewal_fails_is_past_due(client: Any, tenant: Any, db: Database) -> None:
+    sub = await in_state(client, tenant, db, "paused")
+    # Direct writes: time passing for a wall-clock subscription, and its card starting to decline.
+    await set_columns(db, tenant, "subscriptions", sub["id"], current_period_end=PAST)
+    async with db.core_transaction() as conn:
+        await conn.execute(
+            text("UPDATE sandbox.payment_methods SET gateway_token = 'sim:4000000000000051' WHERE tenant_id = :t"),
+            {"t": tenant.id},
+        )
+    resumed = ok(await act(client, tenant, sub["id"], "resume"))
+    assert resumed["status"] == "past_due"
+    assert (await event_types(client, tenant))[-2:] == ["subscription_payment_failed", "subscription_past_due"]
 
 
 # --- PATCH ------------------------------------------------------------------------------------------------------

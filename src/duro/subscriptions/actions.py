@@ -20,21 +20,22 @@ A change that changes nothing (a repeated `cancel {atPeriodEnd: true}`, a PATCH 
 
 from __future__ import annotations
 
-import importlib
-import inspect
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
+from duro.api.unit import Done, NeedsCharge, Step
 from duro.billing.lifecycle import Action, Event, Transition, transition
 from duro.context import RepositoryContext
 from duro.customers.repository import CustomerRepository
 from duro.db.repository import DbRow
 from duro.events.service import emit
+from duro.gateway.protocol import ChargeOutcome
 from duro.invoices.repository import InvoiceRepository, TransactionRepository
 from duro.kit.errors import Detail, DuroError, conflict, not_found
 from duro.payment_methods.service import get_chargeable
-from duro.subscriptions.creation import business_now
+from duro.subscriptions.creation import business_now, pending_charge_for
+from duro.subscriptions.renewal import Charge, begin_renewal, finish_renewal
 from duro.subscriptions.repository import DunningScheduleRepository, SubscriptionRepository
 from duro.subscriptions.schemas import CancelRequest, SubscriptionUpdate
 from duro.subscriptions.serializers import subscription_json
@@ -43,10 +44,6 @@ RequestedBy = Literal["merchant", "customer"]
 
 # The renewal engine's entry point for "renew now" (resume after the period ended, 03 §7). Looked up at call time
 # so this module works before that engine exists; see `resume_subscription`.
-RENEWAL_MODULE: Final = "duro.subscriptions.renewal"
-RENEW_NOW: Final = "renew_now"
-
-RenewNow = Callable[[RepositoryContext, DbRow], Any]
 
 
 async def _lock(ctx: RepositoryContext, sub_id: str) -> DbRow:
@@ -215,47 +212,55 @@ async def pause_subscription(ctx: RepositoryContext, sub_id: str) -> dict[str, A
     return out
 
 
-def _renew_now_hook() -> RenewNow | None:
-    try:
-        module = importlib.import_module(RENEWAL_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name != RENEWAL_MODULE:
-            raise  # the module exists but one of its imports is missing: a bug to surface, not a feature to skip
-        return None
-    hook = getattr(module, RENEW_NOW, None)
-    return hook if callable(hook) else None
-
-
-async def resume_subscription(ctx: RepositoryContext, sub_id: str) -> dict[str, Any]:
+async def prepare_resume(ctx: RepositoryContext, sub_id: str) -> Step:
     """`paused` → `active` (03 §7): `pausedAt` = null, event `subscription_resumed`.
 
-    Now before `currentPeriodEnd`: billing simply continues at `currentPeriodEnd`.
-
-    Now at or after `currentPeriodEnd`: the spec renews at once, in the request (`billingAnchor` =
-    `currentPeriodEnd` = now, then the renewal algorithm of 03 §10). That algorithm belongs to the renewal engine,
-    so this function does not touch the period: after the resume is written (and its event emitted, the order of
-    03 §4: `subscription_resumed`, then the renewal's events) it calls `duro.subscriptions.renewal.renew_now(ctx,
-    sub_row)` with the locked, already-active row — if that module and function exist at call time. The hook
-    runs in this transaction (it may be sync or async; its return value is ignored) and the answer is the
-    subscription as the hook left it. Without the hook the subscription stays `active` with its past
-    `currentPeriodEnd`, which puts it in the billing loop's due scan, so the loop renews it on its next pass.
+    Before `currentPeriodEnd`, billing simply continues at `currentPeriodEnd`. At or after it, the subscription is
+    renewed at once, in the request: `billingAnchor` = `currentPeriodEnd` = now, then the renewal algorithm (03 §10)
+    in this same transaction; its charge runs after the commit (two steps, like every charge). A failed charge
+    leaves the subscription `past_due` with dunning, and the answer is still 200 with that status.
     """
     sub = await _lock(ctx, sub_id)
     now = await business_now(ctx, sub["test_clock_id"])
     t = transition(sub["status"], Action.RESUME)
     subs = ctx.repo(SubscriptionRepository)
-    row = await subs.update_row(sub["id"], {"status": t.to.value, "paused_at": None, "updated_at": now})
+    values: dict[str, Any] = {"status": t.to.value, "paused_at": None, "updated_at": now}
+    renew = now >= sub["current_period_end"]
+    if renew:
+        values.update(billing_anchor=now, current_period_end=now)
+    row = await subs.update_row(sub["id"], values)
     assert row is not None
     await _emit_all(ctx, t.events, subscription_json(row), {})
-    if now >= row["current_period_end"]:
-        hook = _renew_now_hook()
-        if hook is not None:
-            result = hook(ctx, row)
-            if inspect.isawaitable(result):
-                await result
-            reread = await subs.get_row(sub["id"])
-            assert reread is not None
-            row = reread
+    if not renew:
+        return Done(subscription_json(row))
+    step = await begin_renewal(ctx, sub_id, now)  # this transaction holds the row, so SKIP LOCKED finds it
+    if isinstance(step, Charge):
+        return NeedsCharge(step.pending, sub_id, _resume_finisher(sub_id, step.pending.transaction_id, now))
+    return Done(await _current(ctx, sub_id))
+
+
+def _resume_finisher(sub_id: str, txn_id: str, now: datetime) -> Any:
+    async def finish(ctx: RepositoryContext, outcome: ChargeOutcome) -> Done:
+        await finish_renewal(ctx, sub_id, txn_id, outcome, now)
+        return Done(await _current(ctx, sub_id))
+
+    return finish
+
+
+async def resume_after_crash(ctx: RepositoryContext, sub_id: str) -> Step:
+    """Take over a crashed resume: finish its renewal charge with the same gateway reference, if one is pending."""
+    sub = await ctx.repo(SubscriptionRepository).get_row(sub_id)
+    if sub is None:
+        raise not_found("No such subscription")
+    pending = await pending_charge_for(ctx, sub["latest_invoice_id"])
+    if pending is None:
+        return Done(subscription_json(sub))
+    return NeedsCharge(pending, sub_id, _resume_finisher(sub_id, pending.transaction_id, pending.at))
+
+
+async def _current(ctx: RepositoryContext, sub_id: str) -> dict[str, Any]:
+    row = await ctx.repo(SubscriptionRepository).get_row(sub_id)
+    assert row is not None
     return subscription_json(row)
 
 

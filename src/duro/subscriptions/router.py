@@ -72,7 +72,7 @@ async def pause_subscription(
 async def resume_subscription(
     sub_id: str, body: EmptyRequest | None = None, call: ApiCall = Depends(api_call)
 ) -> Response:
-    return await call.run(lambda ctx: actions.resume_subscription(ctx, sub_id))
+    return await call.run_charging(lambda ctx: actions.prepare_resume(ctx, sub_id), actions.resume_after_crash)
 
 
 @router.post("/v1/subscriptions/{sub_id}/cancel-scheduled-change", responses={**errors(*WRITE_ERRORS)})
