@@ -18,7 +18,7 @@ from duro.api.responses import JSON
 from duro.auth.principal import Principal
 from duro.charges.service import PendingCharge
 from duro.context import Actor, RepositoryContext
-from duro.gateway.protocol import ChargeOutcome
+from duro.gateway.protocol import ChargeGateway, ChargeOutcome
 from duro.idempotency import store
 from duro.kit import jsonenc
 from duro.kit.errors import DuroError, bad_request, internal_error, unauthorized
@@ -65,7 +65,17 @@ class NeedsCharge:
     finish: Callable[[RepositoryContext, ChargeOutcome], Awaitable[Done | Refused]]
 
 
-Step = Done | NeedsCharge
+@dataclass(frozen=True)
+class NeedsGateway:
+    """Like `NeedsCharge` for any other gateway call (a refund): `call` runs with no transaction open and its
+    result is handed to `finish` in the second transaction."""
+
+    call: Callable[[ChargeGateway], Awaitable[Any]]
+    recovery_point: str
+    finish: Callable[[RepositoryContext, Any], Awaitable[Done | Refused]]
+
+
+Step = Done | NeedsCharge | NeedsGateway
 Prepare = Callable[[RepositoryContext], Awaitable[Step | Refused]]
 Resume = Callable[[RepositoryContext, str], Awaitable[Step | Refused]]
 
@@ -194,10 +204,13 @@ class ApiCall:
                     return Response(payload, status, media_type=JSON)
                 if key is not None:
                     await store.set_recovery_point(conn, tenant, key, step.recovery_point)
-            p = step.pending
-            outcome = await self.runtime.gateway(mode).charge(
-                p.method, p.amount, p.currency, p.transaction_id, p.at, p.attempt_number
-            )
+            gateway = self.runtime.gateway(mode)
+            outcome: Any
+            if isinstance(step, NeedsGateway):
+                outcome = await step.call(gateway)
+            else:
+                p = step.pending
+                outcome = await gateway.charge(p.method, p.amount, p.currency, p.transaction_id, p.at, p.attempt_number)
             async with db.transaction(mode) as conn:
                 finished = await step.finish(self.context(conn), outcome)
                 if isinstance(finished, Refused):

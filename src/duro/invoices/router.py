@@ -1,4 +1,4 @@
-"""HTTP endpoints of /v1/invoices and /v1/transactions (03 §13.4): reads."""
+"""HTTP endpoints of /v1/invoices and /v1/transactions (03 §13.4): reads, pay now and refund (03 §11)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
-from duro.api.params import READ_ERRORS, ListEnvelope, errors, ok, page_params
+from duro.api.params import READ_ERRORS, WRITE_ERRORS, ListEnvelope, errors, ok, page_params
 from duro.api.unit import ApiCall, api_call
-from duro.invoices import service
+from duro.invoices import pay, refunds, service
+from duro.invoices.schemas import PayRequest, RefundRequest
 from duro.kit.pagination import PageRequest
 
 router = APIRouter(tags=["invoices"])
@@ -38,6 +39,18 @@ async def list_invoices(
 @router.get("/v1/invoices/{invoice_id}", responses={**errors(*READ_ERRORS)})
 async def get_invoice(invoice_id: str, call: ApiCall = Depends(api_call)) -> Response:
     return await call.read(lambda ctx: service.get_invoice(ctx, invoice_id))
+
+
+# No body at all means `{}`: charge the subscription's method, else the customer's default.
+@router.post("/v1/invoices/{invoice_id}/pay", responses={**errors(*WRITE_ERRORS, 402)})
+async def pay_invoice(invoice_id: str, body: PayRequest | None = None, call: ApiCall = Depends(api_call)) -> Response:
+    request = body or PayRequest()
+    return await call.run_charging(lambda ctx: pay.prepare_pay(ctx, invoice_id, request), pay.resume_pay)
+
+
+@router.post("/v1/invoices/{invoice_id}/refund", responses={**errors(*WRITE_ERRORS)})
+async def refund_invoice(invoice_id: str, body: RefundRequest, call: ApiCall = Depends(api_call)) -> Response:
+    return await call.run_charging(lambda ctx: refunds.prepare_refund(ctx, invoice_id, body), refunds.resume_refund)
 
 
 @router.get("/v1/transactions", responses={**ok(ListEnvelope), **errors(*READ_ERRORS)})

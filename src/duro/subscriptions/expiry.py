@@ -9,7 +9,7 @@ from sqlalchemy import select
 from duro.billing.lifecycle import Event
 from duro.context import RepositoryContext
 from duro.events.service import emit
-from duro.invoices.repository import InvoiceRepository
+from duro.invoices.repository import InvoiceRepository, TransactionRepository
 from duro.models.billing import subscriptions
 from duro.promo_codes.repository import PromoCodeRepository
 from duro.subscriptions.repository import SubscriptionRepository
@@ -25,6 +25,8 @@ async def expire_incomplete(ctx: RepositoryContext, sub_id: str, now: datetime) 
     sub = (await ctx.conn.execute(stmt)).first()
     if sub is None or sub["status"] != "incomplete" or sub["incomplete_expires_at"] > now:
         return False
+    if await ctx.repo(TransactionRepository).has_pending_for_subscription(sub_id):
+        return False  # a payment is between its two steps: let it finish, expire on a later pass if unpaid
     for invoice in await ctx.repo(InvoiceRepository).open_for_subscription(sub_id):
         await ctx.repo(InvoiceRepository).update_row(
             invoice["id"], {"status": "void", "voided_at": now, "updated_at": now}

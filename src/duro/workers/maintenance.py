@@ -15,6 +15,8 @@ from duro.charges.service import PendingCharge
 from duro.db.engine import MODES, Mode
 from duro.gateway.protocol import ChargeMethod
 from duro.idempotency.store import purge_expired
+from duro.invoices.pay import finish_pay
+from duro.invoices.refunds import redrive_pending_refunds
 from duro.models.billing import transactions as t
 from duro.models.payment_methods import payment_methods as pm
 from duro.runtime import Runtime
@@ -62,6 +64,8 @@ async def redrive_pending(runtime: Runtime, mode: Mode, older_than: timedelta = 
                 await finish_create(ctx, txn["subscription_id"], txn["id"], outcome)
             elif txn["source"] == "renewal":
                 await finish_renewal(ctx, txn["subscription_id"], txn["id"], outcome, txn["created_at"])
+            elif txn["source"] == "merchant_retry":
+                await finish_pay(ctx, txn["id"], outcome)
             else:
                 log.warning("no crash recovery yet for a pending %s transaction %s", txn["source"], txn["id"])
                 continue
@@ -73,6 +77,7 @@ async def maintenance_tick(runtime: Runtime) -> int:
     done = 0
     for mode in MODES:
         done += await redrive_pending(runtime, mode)
+        done += await redrive_pending_refunds(runtime, mode)
         async with runtime.db.transaction(mode) as conn:
             done += await purge_expired(conn, runtime.clock.now())
     return done
