@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck bench install clean-db
+.PHONY: run test lint typecheck bench bench-api bench-renewals install clean-db
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,8 +32,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-bench: $(STAMP)
+## Both benchmarks (bench/README.md). The renewal bench takes e.g. BENCH_RENEWALS_ARGS="--count 10000".
+bench: bench-api bench-renewals
+
+bench-api: $(STAMP)
 	$(BIN)/python bench/api.py
+
+bench-renewals: $(STAMP)
+	$(BIN)/python bench/renewals.py $(BENCH_RENEWALS_ARGS)
 
 ## Stop using the local embedded database and delete it (demo data included).
 clean-db:

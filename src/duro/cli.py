@@ -38,11 +38,11 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-async def open_database(settings: Settings, *, auto_migrate: bool = True) -> Database:
+async def open_database(settings: Settings, *, auto_migrate: bool = True, pool_size: int = 5) -> Database:
     """Connect; with the embedded server apply pending migrations, with a URL refuse to run behind (01 §10)."""
     from duro.db import migrate
 
-    db = Database(resolve_database_url(settings), pool_size=5)
+    db = Database(resolve_database_url(settings), pool_size=pool_size)
     if not await migrate.is_current(db.engine):
         if settings.database_url and auto_migrate:
             await db.dispose()
@@ -52,13 +52,15 @@ async def open_database(settings: Settings, *, auto_migrate: bool = True) -> Dat
     return db
 
 
-def run_with_db(fn: Callable[[Database, Settings], Awaitable[T]], *, auto_migrate: bool = True) -> T:
+def run_with_db(
+    fn: Callable[[Database, Settings], Awaitable[T]], *, auto_migrate: bool = True, pool_size: int = 5
+) -> T:
     from duro.kit.errors import DuroError
 
     settings = load_settings()
 
     async def main() -> T:
-        db = await open_database(settings, auto_migrate=auto_migrate)
+        db = await open_database(settings, auto_migrate=auto_migrate, pool_size=pool_size)
         try:
             return await fn(db, settings)
         finally:
@@ -141,7 +143,9 @@ def worker(
         finally:
             await runtime.close()
 
-    result = run_with_db(go)
+    # A renewal in flight holds at most one connection at a time (T1, the gateway's ledger, T2): the billing
+    # loop's `worker_concurrency` units need that many, the other loops' scans and steps one or two more.
+    result = run_with_db(go, pool_size=settings.worker_concurrency + 2)
     if result is not None:
         console.print(" ".join(f"{name}={count}" for name, count in result.items()))
 

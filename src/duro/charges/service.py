@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text, update
+from sqlalchemy import and_, bindparam, text, update
 
 from duro.billing.failures import classify
 from duro.context import RepositoryContext
@@ -32,6 +32,21 @@ _RESERVE = text(
     "RETURNING id"
 )
 _RELEASE = text("UPDATE core.tenants SET live_gross_volume = live_gross_volume - :amount WHERE id = :tenant_id")
+
+# Finishes a transaction only while it is still pending: the UPDATE takes the row lock, and a concurrent finisher's
+# committed change makes the WHERE false, so exactly one of them gets the row back. Built once; the SET columns
+# come from the parameters.
+_FINISH_PENDING = (
+    update(transactions)
+    .where(
+        and_(
+            transactions.c.tenant_id == bindparam("b_tenant_id"),
+            transactions.c.id == bindparam("b_id"),
+            transactions.c.status == "pending",
+        )
+    )
+    .returning(transactions)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,14 +90,17 @@ async def open_charge(
     source: str,
     at: datetime,
     synchronous: bool,
+    new_invoice: bool = False,
 ) -> tuple[PendingCharge | None, DbRow]:
     """Insert the attempt for `invoice`. Returns (pending charge, transaction row); the pending charge is None when
     the attempt failed without a gateway call (`no_payment_method`, or `kyc_required` in the background).
+    `new_invoice=True` says the caller created the invoice in this transaction, so this is its first attempt
+    (no count of earlier ones needed).
 
     A synchronous caller refused by the KYC cap gets 403 `kyc_required` and its transaction rolls back (02 §10).
     """
     repo = ctx.repo(TransactionRepository)
-    attempt = await repo.next_attempt_number(invoice["id"])
+    attempt = 1 if new_invoice else await repo.next_attempt_number(invoice["id"])
     base = {
         "id": new_id("txn"),
         "invoice_id": invoice["id"],
@@ -127,22 +145,14 @@ async def record_outcome(
     ctx: RepositoryContext, transaction_id: str, outcome: ChargeOutcome, at: datetime
 ) -> DbRow | None:
     """Finish a pending transaction; None when something else finished it first (then do nothing more)."""
-    repo = ctx.repo(TransactionRepository)
-    txn = await repo.get_row(transaction_id, for_update=True)
-    if txn is None or txn["status"] != "pending":
-        return None
     if outcome.succeeded:
         values: dict[str, Any] = {"status": "succeeded"}
     else:
         values = _failed_fields(outcome.failure_code or "unknown", outcome.decline_code, outcome.message or "")
-        await release_live_volume(ctx, txn["amount"])  # a failed charge gives its reservation back
-    stmt = (
-        update(transactions)
-        .where(transactions.c.tenant_id == ctx.tenant_id, transactions.c.id == transaction_id)
-        .values(**values, processed_at=at, updated_at=at)
-        .returning(transactions)
-    )
-    row: DbRow = (await ctx.conn.execute(stmt)).one()
+    params = {**values, "processed_at": at, "updated_at": at, "b_tenant_id": ctx.tenant_id, "b_id": transaction_id}
+    row: DbRow | None = (await ctx.conn.execute(_FINISH_PENDING, params)).first()
+    if row is not None and not outcome.succeeded:
+        await release_live_volume(ctx, row["amount"])  # a failed charge gives its reservation back
     return row
 
 

@@ -41,12 +41,17 @@ async def run_forever(runtime: Runtime, names: list[str]) -> None:
     async def run(name: str) -> None:
         tick, period = table[name]
         while not stop.is_set():
+            count = 0
             try:
                 count = await tick(runtime)
                 if count:
                     log.info("%s tick processed %d", name, count)
             except Exception:
                 log.exception("%s tick failed", name)
+            if count:
+                # A backlog (workers were down, a batch was full): scan again at once instead of idling for a
+                # whole period. Only an idle or failed tick waits, so an empty queue costs one scan per period.
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=period)
 
