@@ -86,6 +86,12 @@ def _check_key(raw: str) -> str:
     return raw
 
 
+@dataclass(frozen=True)
+class _Claim:
+    key: str
+    recovery_point: str | None
+
+
 class ApiCall:
     """Everything a /v1 route needs about its request; built by the `api_call` dependency."""
 
@@ -107,20 +113,8 @@ class ApiCall:
             self.request_id,
         )
 
-    async def read(self, handler: Handler) -> Response:
-        """A read: one short transaction, no idempotency."""
-        async with self.runtime.db.reader(self.principal.mode) as conn:
-            result = await handler(self.context(conn))
-        return Response(jsonenc.dumps(result), 200, media_type=JSON)
-
-    async def run(self, handler: Handler, status: int = 200) -> Response:
-        """A write: honours `Idempotency-Key` and commits effects and stored response together."""
-        raw_key = self.request.headers.get("idempotency-key")
-        if raw_key is None:
-            async with self.runtime.db.transaction(self.principal.mode) as conn:
-                result, status = _unwrap(await handler(self.context(conn)), status)
-            return Response(jsonenc.dumps(result), status, media_type=JSON)
-
+    async def _claim(self, raw_key: str) -> _Claim | Response:
+        """Claim `Idempotency-Key` for this request (01 §8), or the stored answer to replay."""
         key = _check_key(raw_key)
         body = await self.request.body()
         try:
@@ -138,6 +132,27 @@ class ApiCall:
                 media_type=JSON,
                 headers={"Idempotent-Replayed": "true", "Original-Request-Id": claim.original_request_id},
             )
+        return _Claim(key, claim.recovery_point)
+
+    async def read(self, handler: Handler) -> Response:
+        """A read: one short transaction, no idempotency."""
+        async with self.runtime.db.reader(self.principal.mode) as conn:
+            result = await handler(self.context(conn))
+        return Response(jsonenc.dumps(result), 200, media_type=JSON)
+
+    async def run(self, handler: Handler, status: int = 200) -> Response:
+        """A write: honours `Idempotency-Key` and commits effects and stored response together."""
+        raw_key = self.request.headers.get("idempotency-key")
+        if raw_key is None:
+            async with self.runtime.db.transaction(self.principal.mode) as conn:
+                result, status = _unwrap(await handler(self.context(conn)), status)
+            return Response(jsonenc.dumps(result), status, media_type=JSON)
+
+        claimed = await self._claim(raw_key)
+        if isinstance(claimed, Response):
+            return claimed
+        key = claimed.key
+        db, mode, tenant = self.runtime.db, self.principal.mode, self.principal.tenant_id
         try:
             async with db.transaction(mode) as conn:
                 result, status = _unwrap(await handler(self.context(conn)), status)
@@ -167,23 +182,12 @@ class ApiCall:
         key: str | None = None
         first: Handler = prepare
         if raw_key is not None:
-            key = _check_key(raw_key)
-            body = await self.request.body()
-            try:
-                canonical = jsonenc.canonical(jsonenc.loads(body)) if body.strip() else b""
-            except ValueError as exc:
-                raise bad_request("malformed_json", "The body is not valid JSON") from exc
-            fp = store.fingerprint(self.request.method, self.request.url.path, self.request.url.query, canonical)
-            claim = await store.claim(db, mode, tenant, key, fp, self.request_id, self.runtime.clock.now())
-            if isinstance(claim, store.Replay):
-                return Response(
-                    claim.body,
-                    claim.status,
-                    media_type=JSON,
-                    headers={"Idempotent-Replayed": "true", "Original-Request-Id": claim.original_request_id},
-                )
-            if claim.recovery_point is not None:
-                point = claim.recovery_point
+            claimed = await self._claim(raw_key)
+            if isinstance(claimed, Response):
+                return claimed
+            key = claimed.key
+            if claimed.recovery_point is not None:
+                point = claimed.recovery_point
 
                 async def first(ctx: RepositoryContext) -> Step | Refused:
                     return await resume(ctx, point)
@@ -242,21 +246,10 @@ class ApiCall:
         raw_key = self.request.headers.get("idempotency-key")
         key: str | None = None
         if raw_key is not None:
-            key = _check_key(raw_key)
-            body = await self.request.body()
-            try:
-                canonical = jsonenc.canonical(jsonenc.loads(body)) if body.strip() else b""
-            except ValueError as exc:
-                raise bad_request("malformed_json", "The body is not valid JSON") from exc
-            fp = store.fingerprint(self.request.method, self.request.url.path, self.request.url.query, canonical)
-            claim = await store.claim(db, mode, tenant, key, fp, self.request_id, self.runtime.clock.now())
-            if isinstance(claim, store.Replay):
-                return Response(
-                    claim.body,
-                    claim.status,
-                    media_type=JSON,
-                    headers={"Idempotent-Replayed": "true", "Original-Request-Id": claim.original_request_id},
-                )
+            claimed = await self._claim(raw_key)
+            if isinstance(claimed, Response):
+                return claimed
+            key = claimed.key
         try:
             result = await work()
         except DuroError as err:
