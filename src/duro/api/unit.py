@@ -161,12 +161,12 @@ class ApiCall:
             return Response(payload, status, media_type=JSON)
         except DuroError as err:
             payload = jsonenc.dumps(err.envelope(self.request_id))
-            await store.store_error(db, mode, tenant, key, err.status, payload)
+            await store.store_answer(db, mode, tenant, key, err.status, payload)
             return Response(payload, err.status, media_type=JSON, headers=err.headers)
         except Exception:
             log.exception("handler failed; storing the 500 for this Idempotency-Key")
             payload = jsonenc.dumps(internal_error().envelope(self.request_id))
-            await store.store_error(db, mode, tenant, key, 500, payload)
+            await store.store_answer(db, mode, tenant, key, 500, payload)
             return Response(payload, 500, media_type=JSON)
 
     async def run_charging(self, prepare: Prepare, resume: Resume, status: int = 200) -> Response:
@@ -230,13 +230,13 @@ class ApiCall:
         except DuroError as err:
             payload = jsonenc.dumps(err.envelope(self.request_id))
             if key is not None:
-                await store.store_error(db, mode, tenant, key, err.status, payload)
+                await store.store_answer(db, mode, tenant, key, err.status, payload)
             return Response(payload, err.status, media_type=JSON, headers=err.headers)
         except Exception:
             log.exception("charging handler failed")
             payload = jsonenc.dumps(internal_error().envelope(self.request_id))
             if key is not None:
-                await store.store_error(db, mode, tenant, key, 500, payload)
+                await store.store_answer(db, mode, tenant, key, 500, payload)
             return Response(payload, 500, media_type=JSON)
 
     async def run_units(self, work: Callable[[], Awaitable[Any]], status: int = 200) -> Response:
@@ -255,11 +255,11 @@ class ApiCall:
         except DuroError as err:
             payload = jsonenc.dumps(err.envelope(self.request_id))
             if key is not None:
-                await store.store_error(db, mode, tenant, key, err.status, payload)
+                await store.store_answer(db, mode, tenant, key, err.status, payload)
             return Response(payload, err.status, media_type=JSON, headers=err.headers)
         payload = jsonenc.dumps(result)
         if key is not None:
-            await store.store_error(db, mode, tenant, key, status, payload)  # stores any status, success too
+            await store.store_answer(db, mode, tenant, key, status, payload)
         return Response(payload, status, media_type=JSON)
 
 

@@ -125,8 +125,9 @@ async def set_recovery_point(conn: Connection, tenant_id: str, key: str, resourc
     await conn.execute(update(t).where(t.c.tenant_id == tenant_id, t.c.key == key).values(recovery_point=resource_id))
 
 
-async def store_error(db: Database, mode: Mode, tenant_id: str, key: str, status: int, body: bytes) -> None:
-    """After a failed business transaction: remember the error so a retry with this key replays it."""
+async def store_answer(db: Database, mode: Mode, tenant_id: str, key: str, status: int, body: bytes) -> None:
+    """Store an answer in its own transaction: the error of a failed business transaction (so a retry with this
+    key replays it), or the result of a write made of several units of work."""
     async with db.transaction(mode) as conn:
         await complete(conn, tenant_id, key, status, body)
 
