@@ -249,3 +249,39 @@ async def test_cancel_and_pause_wait_for_a_charge_in_flight(client: Any, tenant:
     canceled = ok(await client.post(f"/v1/subscriptions/{sub['id']}/cancel", json={}, headers=tenant.auth()))
     assert canceled["status"] == "canceled"
     assert canceled["cyclesCompleted"] == 2  # the renewal finished first, then the cancel applied
+
+
+async def test_common_renewals_take_the_batch_path(
+    client: Any, tenant: Any, db: Database, app: Any, monkeypatch: Any
+) -> None:
+    """The batch path must do the work itself: a silent fallback to one-at-a-time would hide its bugs."""
+    import duro.workers.billing as billing
+
+    p = await plan(client, tenant)
+    ids = []
+    for _ in range(12):
+        cus = await customer(client, tenant)
+        ids.append(ok(await subscribe(client, tenant, customerId=cus["id"], planId=p["id"]), 201)["id"])
+    await _make_due(db, tenant.id, ids)
+    fallbacks: list[str] = []
+
+    async def no_fallback(*args: Any, **kwargs: Any) -> str:
+        fallbacks.append(str(args[3]))
+        raise AssertionError("the batch path fell back to renew_one")
+
+    monkeypatch.setattr(billing, "renew_one", no_fallback)
+    await billing_tick(app.state.runtime, ("test",))
+    assert fallbacks == []
+    renewed = await _count(
+        db, "SELECT count(*) FROM sandbox.subscriptions WHERE tenant_id = :t AND cycles_completed = 2", tenant.id
+    )
+    assert renewed == 12
+    paid = ok(await client.get("/v1/events?type=invoice_paid&limit=100", headers=tenant.auth()))["items"]
+    assert len(paid) == 24  # 12 creations + 12 renewals
+    success = ok(await client.get("/v1/events?type=subscription_payment_success&limit=100", headers=tenant.auth()))
+    renewal_events = [e for e in success["items"] if e["data"]["object"]["kind"] == "renewal"]
+    assert len(renewal_events) == 12
+    first = renewal_events[0]["data"]
+    assert set(first) == {"object", "transaction", "subscriptionId", "invoiceId", "amount", "currency"}
+    assert first["transaction"]["status"] == "succeeded"
+    assert first["object"]["status"] == "paid"

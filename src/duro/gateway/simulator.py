@@ -13,10 +13,11 @@ knows nothing of tenants.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import any_, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 
 from duro.db.engine import Database, Mode
@@ -76,6 +77,47 @@ class SimulatorGateway:
             "attemptNumber": attempt_number,
         }
         return ChargeOutcome.from_json(await self._record(reference, "charge", {**outcome.to_json(), **request}))
+
+    async def charge_many(
+        self, requests: Sequence[tuple[ChargeMethod, int, str, str, datetime, int]]
+    ) -> list[ChargeOutcome]:
+        """`charge` for many references at once: every new reference is decided and recorded with one
+        `INSERT … ON CONFLICT (reference) DO NOTHING`, then the recorded outcome of every reference is read back,
+        so a reference recorded before (or concurrently) answers its recorded outcome, as with `charge`."""
+        if not requests:
+            return []
+        records: list[dict[str, Any]] = []
+        for method, amount, currency, reference, at, attempt_number in requests:
+            if amount <= 0:
+                raise ValueError("a charge moves a positive amount; zero-amount invoices are paid without one")
+            if not reference:
+                raise ValueError("a charge needs its reference")
+            outcome = decide(behaviour_of(method), at, attempt_number)
+            request = {
+                "paymentMethodId": method.payment_method_id,
+                "rail": method.rail,
+                "amount": amount,
+                "currency": currency,
+                "at": format_ts(at),
+                "attemptNumber": attempt_number,
+            }
+            records.append({"reference": reference, "kind": "charge", "outcome": {**outcome.to_json(), **request}})
+        t = sim_charges
+        created = self.clock.now()
+        for r in records:
+            r["created_at"] = created
+        references = [r["reference"] for r in records]
+        async with self.db.transaction(self.mode) as conn:
+            stmt = insert(t).values(records).on_conflict_do_nothing(index_elements=[t.c.reference]).returning(t)
+            rows = {row["reference"]: row for row in (await conn.execute(stmt)).all()}
+            missing = [ref for ref in references if ref not in rows]
+            if missing:
+                # Recorded before, or by a concurrent call that won: the insert waited for it to commit, so this
+                # fresh statement sees its row. Our own decision is discarded, never reported.
+                query = select(t).where(t.c.reference == any_(bindparam("refs")))
+                for row in (await conn.execute(query, {"refs": missing})).all():
+                    rows[row["reference"]] = row
+        return [ChargeOutcome.from_json(_checked(rows[ref], "charge")) for ref in references]
 
     async def refund(self, transaction_reference: str, amount: int, reference: str) -> RefundOutcome:
         """Refunds always succeed in the simulator (03 §2); recorded like charges, so a repeat is answered from
