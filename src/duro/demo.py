@@ -1,4 +1,5 @@
-"""`duro demo`: the "Demo Store" tenant with plans and customers to explore (01 §11).
+"""`duro demo`: the "Demo Store" tenant with plans, customers, cards, a promo code, subscriptions in several
+states (one past due, in dunning) and a test clock, to explore (01 §11).
 
 Development convenience: the demo credentials are kept in `DURO_DATA_DIR/demo.json` (0600) so `make run`
 can print them on every start. Never written in production.
@@ -101,8 +102,65 @@ async def ensure_demo(
                 for customer in CUSTOMERS:
                     await create_customer(ctx, CustomerCreate.model_validate(customer))
     out = made.as_json()
+    await seed_billing(db, settings, out["keys"]["test"]["secret"])
     if settings.env != "production":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         creds_path.write_text(json.dumps(out, indent=2))
         creds_path.chmod(0o600)
     return out
+
+
+async def seed_billing(db: Database, settings: Settings, secret_key: str) -> None:
+    """Subscriptions in several states, through the public API in-process, so the demo data is exactly what
+    merchants' own calls produce: cards of several simulator outcomes, a promo code, an active, a trialing, an
+    incomplete and a canceling subscription, and one past due (in dunning) on a test clock."""
+    import httpx
+
+    from duro.app import create_app
+
+    # The in-process calls come in a burst: lift the per-key limit for them only.
+    app = create_app(settings.model_copy(update={"rate_limit_test": 100_000}), db=db)
+    transport = httpx.ASGITransport(app=app)
+    headers = {"Authorization": f"Bearer {secret_key}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://demo", headers=headers) as api:
+
+        async def call(method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+            r = await api.request(method, path, json=body)
+            if r.status_code >= 400:
+                raise RuntimeError(f"demo seeding failed: {method} {path} -> {r.status_code} {r.text}")
+            data: dict[str, Any] = r.json()
+            return data
+
+        plans = {p["name"]: p for p in (await call("GET", "/v1/plans?limit=100"))["items"]}
+        customers = {c["merchantRef"]: c for c in (await call("GET", "/v1/customers?limit=100"))["items"]}
+        await call("POST", "/v1/promo-codes", {"code": "LAUNCH50", "discountType": "percentage", "discountValue": 50})
+
+        async def card(ref: str, number: str) -> None:
+            body = {"testCard": {"number": number, "expMonth": 12, "expYear": 2099}}
+            await call("POST", f"/v1/customers/{customers[ref]['id']}/payment-methods", body)
+
+        async def subscribe(ref: str, plan: str, **extra: Any) -> dict[str, Any]:
+            body = {"customerId": customers[ref]["id"], "planId": plans[plan]["id"], **extra}
+            return await call("POST", "/v1/subscriptions", body)
+
+        await card("demo-001", "4242424242424242")
+        await subscribe("demo-001", "Starter Monthly", promoCode="LAUNCH50")  # active, half price first month
+        await card("demo-002", "4000000000000051")
+        await subscribe("demo-002", "Starter Monthly")  # incomplete: insufficient funds
+        await subscribe("demo-003", "Pro Monthly")  # trialing, no card needed
+        await card("demo-005", "5555555555554444")
+        leaving = await subscribe("demo-005", "Weekly Box")
+        await call("POST", f"/v1/subscriptions/{leaving['id']}/cancel", {"atPeriodEnd": True})
+        clock = await call("POST", "/v1/test-clocks", {"frozenTime": _iso(SystemClock().now()), "name": "Demo clock"})
+        await card("demo-004", "4000000000000051")  # insufficient funds: the renewal at trial end fails
+        await subscribe("demo-004", "Weekly Box", testClockId=clock["id"], trialDays=3)
+        await call("POST", f"/v1/test-clocks/{clock['id']}/advance", {"to": _iso(SystemClock().now(), days=4)})
+        await app.state.runtime.close()
+
+
+def _iso(at: Any, days: int = 0) -> str:
+    from datetime import timedelta
+
+    from duro.kit.jsonenc import format_ts
+
+    return str(format_ts(at + timedelta(days=days)))
