@@ -26,73 +26,10 @@ TENANT_JSON=$1
 BASE_URL=${2:-http://127.0.0.1:8000}
 BASE_URL=${BASE_URL%/}
 
-command -v curl >/dev/null || { echo "billing-smoke: FAIL: curl is not installed" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "billing-smoke: FAIL: python3 is not installed" >&2; exit 1; }
-
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+SMOKE_NAME=billing-smoke
+# shellcheck source=scripts/smoke_lib.sh
+source "$(dirname "$0")/smoke_lib.sh"
 RUN="bsmoke-$(date +%s)-$$"
-STATUS=-
-
-fail() {
-    echo "billing-smoke: FAIL: $*" >&2
-    if [[ -s "$WORK/body" ]]; then
-        echo "billing-smoke: last response ($STATUS): $(head -c 1500 "$WORK/body")" >&2
-    fi
-    exit 1
-}
-
-pass() {
-    echo "  ok  $*"
-}
-
-# json FILE EXPR: print a field of a JSON document, e.g. json "$WORK/body" '["items"][0]["id"]'.
-# Strings print as-is, null as the empty string, anything else as JSON.
-json() {
-    python3 - "$1" "$2" <<'PY'
-import json, sys
-path, expr = sys.argv[1], sys.argv[2]
-with open(path, encoding="utf-8") as fh:
-    value = json.load(fh)
-for part in expr.strip("[]").split("]["):
-    part = part.strip("\"'")
-    value = value[int(part)] if isinstance(value, list) else value[part]
-if value is None:
-    print("")
-elif isinstance(value, str):
-    print(value)
-else:
-    print(json.dumps(value))
-PY
-}
-
-# rows FILE LIST FIELD...: one line per element of the list at key LIST, its FIELDs separated by spaces (null: "-").
-rows() {
-    python3 - "$@" <<'PY'
-import json, sys
-path, key, fields = sys.argv[1], sys.argv[2], sys.argv[3:]
-with open(path, encoding="utf-8") as fh:
-    items = json.load(fh)[key]
-for item in items:
-    print(" ".join("-" if item[f] is None else str(item[f]) for f in fields))
-PY
-}
-
-# request METHOD PATH KEY [BODY] [EXTRA_HEADER...]: sets STATUS; body in $WORK/body, headers in $WORK/headers.
-request() {
-    local method=$1 path=$2 key=$3 body=${4:-}
-    shift 4 2>/dev/null || shift $#
-    local args=(-sS -X "$method" -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' --max-time 60)
-    args+=(-H "Authorization: Bearer $key")
-    if [[ -n $body ]]; then
-        args+=(-H "Content-Type: application/json" --data-binary "$body")
-    fi
-    local extra
-    for extra in "$@"; do
-        args+=(-H "$extra")
-    done
-    STATUS=$(curl "${args[@]}" "$BASE_URL$path") || fail "$method $path: curl could not reach $BASE_URL"
-}
 
 # write METHOD PATH BODY: a test-mode write with a fresh Idempotency-Key (kept in LAST_KEY for a replay).
 KEY_SEQ=0
@@ -107,11 +44,6 @@ get() {
     request GET "$1" "$TEST_SK"
 }
 
-expect_status() {
-    local want=$1 what=$2
-    [[ $STATUS == "$want" ]] || fail "$what: expected HTTP $want, got $STATUS"
-}
-
 # expect EXPR WANT WHAT: a field of the last response body.
 expect() {
     local expr=$1 want=$2 what=$3 got
@@ -123,10 +55,6 @@ expect() {
 expect_error() {
     expect_status "$1" "$3"
     expect '["error"]["reason"]' "$2" "$3"
-}
-
-header() {
-    { grep -i "^$1:" "$WORK/headers" || true; } | tail -n 1 | cut -d: -f2- | sed -e 's/^[[:space:]]*//' -e 's/\r$//'
 }
 
 # advance CLOCK TO: move a test clock, which runs every renewal due on the way (03 §12).

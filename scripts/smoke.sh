@@ -25,73 +25,10 @@ BASE_URL=${2:-http://127.0.0.1:8000}
 BASE_URL=${BASE_URL%/}
 OTHER_JSON=${3:-}
 
-command -v curl >/dev/null || { echo "smoke: FAIL: curl is not installed" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "smoke: FAIL: python3 is not installed" >&2; exit 1; }
-
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+SMOKE_NAME=smoke
+# shellcheck source=scripts/smoke_lib.sh
+source "$(dirname "$0")/smoke_lib.sh"
 RUN="smoke-$(date +%s)-$$"
-
-fail() {
-    echo "smoke: FAIL: $*" >&2
-    if [[ -s "$WORK/body" ]]; then
-        echo "smoke: last response ($STATUS): $(head -c 1000 "$WORK/body")" >&2
-    fi
-    exit 1
-}
-
-pass() {
-    echo "  ok  $*"
-}
-
-# json FILE EXPR: print a field of a JSON document, e.g. json "$WORK/body" '["items"][0]["id"]'.
-# Strings print as-is, null as the empty string, anything else as JSON.
-json() {
-    python3 - "$1" "$2" <<'PY'
-import json, sys
-path, expr = sys.argv[1], sys.argv[2]
-with open(path, encoding="utf-8") as fh:
-    value = json.load(fh)
-for part in expr.strip("[]").split("]["):
-    part = part.strip("\"'")
-    value = value[int(part)] if isinstance(value, list) else value[part]
-if value is None:
-    print("")
-elif isinstance(value, str):
-    print(value)
-else:
-    print(json.dumps(value))
-PY
-}
-
-# request METHOD PATH KEY [BODY] [EXTRA_HEADER...]: sets STATUS; body in $WORK/body, headers in $WORK/headers.
-# KEY "-" sends no Authorization header.
-request() {
-    local method=$1 path=$2 key=$3 body=${4:-}
-    shift 4 2>/dev/null || shift $#
-    local args=(-sS -X "$method" -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' --max-time 30)
-    if [[ $key != "-" ]]; then
-        args+=(-H "Authorization: Bearer $key")
-    fi
-    if [[ -n $body ]]; then
-        args+=(-H "Content-Type: application/json" --data-binary "$body")
-    fi
-    local extra
-    for extra in "$@"; do
-        args+=(-H "$extra")
-    done
-    STATUS=$(curl "${args[@]}" "$BASE_URL$path") || fail "$method $path: curl could not reach $BASE_URL"
-}
-
-expect_status() {
-    local want=$1 what=$2
-    [[ $STATUS == "$want" ]] || fail "$what: expected HTTP $want, got $STATUS"
-}
-
-header() {
-    # The value of a response header (case-insensitive name), without the trailing CR.
-    { grep -i "^$1:" "$WORK/headers" || true; } | tail -n 1 | cut -d: -f2- | sed -e 's/^[[:space:]]*//' -e 's/\r$//'
-}
 
 [[ -r $TENANT_JSON ]] || fail "cannot read tenant JSON $TENANT_JSON"
 TEST_SK=$(json "$TENANT_JSON" '["keys"]["test"]["secret"]') || fail "$TENANT_JSON is not duro tenant create --json output"
