@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     log_format: Literal["console", "json"] | None = None
     metrics_enabled: bool = False
     metrics_token: SecretStr | None = None
+    # Simulated gateway latency per charge call (0 = answer at once). Real processors take hundreds of
+    # milliseconds; this lets load and crash tests put charges in flight the way production would.
+    simulator_latency_ms: int = Field(default=0, ge=0, le=10_000)
     # Pool size of the API process; not in the spec's table, tuned for a small box.
     db_pool_size: int = 20
 

@@ -78,7 +78,9 @@ class Runtime:
         """The charge gateway of `mode`: the deterministic simulator in both modes in this release (03 §2)."""
         found = self._gateways.get(mode)
         if found is None:
-            found = self._gateways[mode] = SimulatorGateway(self.db, mode, self.clock)
+            found = self._gateways[mode] = SimulatorGateway(
+                self.db, mode, self.clock, latency_seconds=self.settings.simulator_latency_ms / 1000
+            )
         return found
 
     async def close(self) -> None:

@@ -102,14 +102,14 @@ class Workers:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.started = 0
 
-    def start(self, n: int = 1) -> list[subprocess.Popen[bytes]]:
+    def start(self, n: int = 1, **extra_env: str) -> list[subprocess.Popen[bytes]]:
         out = []
         for _ in range(n):
             self.started += 1
             with (self.tmp_path / f"worker-{self.started}.log").open("wb") as log:
                 proc = subprocess.Popen(
                     [*duro_argv(), "worker", "--loops", "billing"],
-                    env=self.env,
+                    env={**self.env, **extra_env},
                     cwd=self.tmp_path,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -230,16 +230,20 @@ async def test_sigkilled_worker_and_crashed_first_steps_leave_no_duplicate_and_n
         assert isinstance(step, Charge)
 
     # SIGKILL a worker while it is renewing, until a kill lands between T1 and T2 of some renewals (pending
-    # charges beyond the 20 above). With 8 renewals in flight per worker that is almost always the first kill.
+    # charges beyond the 20 above). The victim's gateway answers after 300 ms, as a real processor would, so most
+    # of its time is spent with charges in flight and the first kill almost always lands there.
     killed_mid_charge = False
-    for _ in range(5):
-        (victim,) = workers.start(1)
+    for attempt in range(5):
+        (victim,) = workers.start(1, DURO_SIMULATOR_LATENCY_MS="300")
         baseline = await renewed(db, tenant.id)
         deadline = time.monotonic() + WAIT_SECONDS
         while await renewed(db, tenant.id) < baseline + 150:
             workers.check_alive()
             assert time.monotonic() < deadline, workers.logs()
             await asyncio.sleep(0.05)
+        # The count moves when a batch's T2 commits; the next batch's T1 then commits within tens of
+        # milliseconds and its charges wait 300 ms at the gateway: kill in that wait, not right after a T2.
+        await asyncio.sleep(0.15 + 0.05 * attempt)
         workers.kill(victim)
         if await pending(db, tenant.id) > len(crashed):
             killed_mid_charge = True

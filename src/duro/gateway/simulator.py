@@ -13,6 +13,7 @@ knows nothing of tenants.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -42,14 +43,38 @@ def behaviour_of(method: ChargeMethod) -> Behaviour:
     return behaviour
 
 
+def _charge_entry(
+    method: ChargeMethod, amount: int, currency: str, at: datetime, attempt_number: int
+) -> dict[str, Any]:
+    """Decide a new charge and describe it for the ledger: the outcome plus the request it answered."""
+    if amount <= 0:
+        raise ValueError("a charge moves a positive amount; zero-amount invoices are paid without one")
+    outcome = decide(behaviour_of(method), at, attempt_number)
+    request = {
+        "paymentMethodId": method.payment_method_id,
+        "rail": method.rail,
+        "amount": amount,
+        "currency": currency,
+        "at": format_ts(at),
+        "attemptNumber": attempt_number,
+    }
+    return {**outcome.to_json(), **request}
+
+
 class SimulatorGateway:
     """`ChargeGateway` for both modes in this release; one instance per mode (its ledger lives in that mode's
     schema)."""
 
-    def __init__(self, db: Database, mode: Mode, clock: Clock | None = None) -> None:
+    def __init__(self, db: Database, mode: Mode, clock: Clock | None = None, latency_seconds: float = 0.0) -> None:
         self.db = db
         self.mode = mode
         self.clock: Clock = clock or SystemClock()
+        self.latency_seconds = latency_seconds
+
+    async def _network(self) -> None:
+        """Stand-in for the processor's round trip (DURO_SIMULATOR_LATENCY_MS); outcomes never depend on it."""
+        if self.latency_seconds > 0:
+            await asyncio.sleep(self.latency_seconds)
 
     async def charge(
         self,
@@ -60,23 +85,14 @@ class SimulatorGateway:
         at: datetime,
         attempt_number: int,
     ) -> ChargeOutcome:
-        if amount <= 0:
-            raise ValueError("a charge moves a positive amount; zero-amount invoices are paid without one")
         if not reference:
             raise ValueError("a charge needs its reference")
+        await self._network()
         recorded = await self.recorded(reference, "charge")
         if recorded is not None:
             return ChargeOutcome.from_json(recorded)
-        outcome = decide(behaviour_of(method), at, attempt_number)
-        request = {
-            "paymentMethodId": method.payment_method_id,
-            "rail": method.rail,
-            "amount": amount,
-            "currency": currency,
-            "at": format_ts(at),
-            "attemptNumber": attempt_number,
-        }
-        return ChargeOutcome.from_json(await self._record(reference, "charge", {**outcome.to_json(), **request}))
+        entry = _charge_entry(method, amount, currency, at, attempt_number)
+        return ChargeOutcome.from_json(await self._record(reference, "charge", entry))
 
     async def charge_many(
         self, requests: Sequence[tuple[ChargeMethod, int, str, str, datetime, int]]
@@ -86,22 +102,13 @@ class SimulatorGateway:
         so a reference recorded before (or concurrently) answers its recorded outcome, as with `charge`."""
         if not requests:
             return []
+        await self._network()
         records: list[dict[str, Any]] = []
         for method, amount, currency, reference, at, attempt_number in requests:
-            if amount <= 0:
-                raise ValueError("a charge moves a positive amount; zero-amount invoices are paid without one")
             if not reference:
                 raise ValueError("a charge needs its reference")
-            outcome = decide(behaviour_of(method), at, attempt_number)
-            request = {
-                "paymentMethodId": method.payment_method_id,
-                "rail": method.rail,
-                "amount": amount,
-                "currency": currency,
-                "at": format_ts(at),
-                "attemptNumber": attempt_number,
-            }
-            records.append({"reference": reference, "kind": "charge", "outcome": {**outcome.to_json(), **request}})
+            entry = _charge_entry(method, amount, currency, at, attempt_number)
+            records.append({"reference": reference, "kind": "charge", "outcome": entry})
         t = sim_charges
         created = self.clock.now()
         for r in records:

@@ -34,7 +34,7 @@ from duro.gateway.protocol import ChargeOutcome
 from duro.invoices.repository import InvoiceRepository, TransactionRepository
 from duro.kit.errors import Detail, DuroError, conflict, not_found
 from duro.payment_methods.service import get_chargeable
-from duro.subscriptions.creation import business_now, pending_charge_for
+from duro.subscriptions.creation import business_now, resume_pending
 from duro.subscriptions.renewal import Charge, begin_renewal, finish_renewal
 from duro.subscriptions.repository import DunningScheduleRepository, SubscriptionRepository
 from duro.subscriptions.schemas import CancelRequest, SubscriptionUpdate
@@ -249,13 +249,7 @@ def _resume_finisher(sub_id: str, txn_id: str, now: datetime) -> Any:
 
 async def resume_after_crash(ctx: RepositoryContext, sub_id: str) -> Step:
     """Take over a crashed resume: finish its renewal charge with the same gateway reference, if one is pending."""
-    sub = await ctx.repo(SubscriptionRepository).get_row(sub_id)
-    if sub is None:
-        raise not_found("No such subscription")
-    pending = await pending_charge_for(ctx, sub["latest_invoice_id"])
-    if pending is None:
-        return Done(subscription_json(sub))
-    return NeedsCharge(pending, sub_id, _resume_finisher(sub_id, pending.transaction_id, pending.at))
+    return await resume_pending(ctx, sub_id, lambda p: _resume_finisher(sub_id, p.transaction_id, p.at))
 
 
 async def _current(ctx: RepositoryContext, sub_id: str) -> dict[str, Any]:

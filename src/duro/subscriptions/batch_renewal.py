@@ -51,7 +51,8 @@ from duro.subscriptions.serializers import subscription_json
 _IDS: BindParameter[Any] = bindparam("b_ids")
 _TENANT: BindParameter[str] = bindparam("b_tenant_id")
 
-_INVOICED = (
+# The current period already has its renewal invoice (T1 ran; T2 or crash recovery will finish it).
+PERIOD_INVOICED = (
     select(i.c.id)
     .where(
         i.c.tenant_id == s.c.tenant_id,
@@ -63,7 +64,9 @@ _INVOICED = (
 )
 # The caller's scan holds these rows' locks already; SKIP LOCKED keeps this safe when it does not.
 _LOCK = (
-    select(s).where(s.c.tenant_id == _TENANT, s.c.id == any_(_IDS), ~_INVOICED).with_for_update(of=s, skip_locked=True)
+    select(s)
+    .where(s.c.tenant_id == _TENANT, s.c.id == any_(_IDS), ~PERIOD_INVOICED)
+    .with_for_update(of=s, skip_locked=True)
 )
 _PLANS = select(p).where(p.c.tenant_id == _TENANT, p.c.id == any_(_IDS))
 _CUSTOMERS = select(c).where(c.c.tenant_id == _TENANT, c.c.id == any_(_IDS))

@@ -9,6 +9,7 @@ Second transaction: `finish_create` records the outcome and activates the subscr
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -247,16 +248,20 @@ async def _payment_failed(ctx: RepositoryContext, invoice: DbRow, txn: DbRow) ->
     await emit(ctx, Event.SUBSCRIPTION_PAYMENT_FAILED, obj, **extra)
 
 
-async def resume_create(ctx: RepositoryContext, sub_id: str) -> Step:
-    """Take over a crashed create: finish its pending charge with the same gateway reference, else answer the
-    subscription as it is (01 §8 rule 6)."""
+async def resume_pending(ctx: RepositoryContext, sub_id: str, finisher: Callable[[PendingCharge], Any]) -> Step:
+    """Take over a crashed request on a subscription (01 §8 rule 6): finish the pending charge of its latest
+    invoice with the same gateway reference (`finisher` builds the second step), else answer it as it is."""
     sub = await ctx.repo(SubscriptionRepository).get_row(sub_id)
     if sub is None:
         raise not_found("No such subscription")
     pending = await pending_charge_for(ctx, sub["latest_invoice_id"])
     if pending is None:
         return Done(subscription_json(sub))
-    return NeedsCharge(pending, sub_id, _finisher(sub_id, pending.transaction_id))
+    return NeedsCharge(pending, sub_id, finisher(pending))
+
+
+async def resume_create(ctx: RepositoryContext, sub_id: str) -> Step:
+    return await resume_pending(ctx, sub_id, lambda p: _finisher(sub_id, p.transaction_id))
 
 
 async def pending_charge_for(ctx: RepositoryContext, invoice_id: str | None) -> PendingCharge | None:

@@ -21,10 +21,16 @@ from sqlalchemy import select
 
 from duro.db.engine import MODES, Mode
 from duro.gateway.protocol import ChargeOutcome
-from duro.models.billing import invoices as i
 from duro.models.billing import subscriptions as s
 from duro.runtime import Runtime
-from duro.subscriptions.batch_renewal import BatchCharge, Begun, begin_batch, charge_all, finish_batch
+from duro.subscriptions.batch_renewal import (
+    PERIOD_INVOICED,
+    BatchCharge,
+    Begun,
+    begin_batch,
+    charge_all,
+    finish_batch,
+)
 from duro.subscriptions.expiry import expire_incomplete
 from duro.subscriptions.renewal import finish_renewal
 from duro.subscriptions.runner import renew_one, worker_context
@@ -37,16 +43,7 @@ UNSCOPED = "/* unscoped: billing scanner */"
 def _due(now: datetime, batch: int):  # type: ignore[no-untyped-def]
     # T1 points `latest_invoice_id` at the period's renewal invoice; until T2 (or crash recovery) advances the
     # period the subscription still looks due, but renewing it again could only find that invoice.
-    invoiced = (
-        select(i.c.id)
-        .where(
-            i.c.tenant_id == s.c.tenant_id,
-            i.c.id == s.c.latest_invoice_id,
-            i.c.kind == "renewal",
-            i.c.period_start == s.c.current_period_end,
-        )
-        .exists()
-    )
+    invoiced = PERIOD_INVOICED
     return (
         select(s.c.id, s.c.tenant_id)
         .where(
