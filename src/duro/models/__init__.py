@@ -8,9 +8,11 @@ from duro.models import (  # noqa: F401
     customers,
     events,
     idempotency,
+    notifications,
     payment_methods,
     plans,
     promo_codes,
+    settings,
 )
 from duro.models.base import DATA_SCHEMA, metadata
 

@@ -193,6 +193,9 @@ dunning_schedules = Table(
     ts("canceled_at"),
     Column("decisions", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("test_clock_id", Text),
+    # dunning_2…4 are sent at most once each and ≥ 24 h apart (04 §8).
+    Column("dunning_messages_sent", Integer, nullable=False, server_default=text("0")),
+    ts("last_message_at"),
     ts("created_at", nullable=False),
     ts("updated_at", nullable=False),
     UniqueConstraint("tenant_id", "invoice_id"),
@@ -202,5 +205,14 @@ dunning_schedules = Table(
         "next_attempt_at",
         postgresql_where=text("state = 'scheduled' AND test_clock_id IS NULL"),
     ),
+    # Escalation (04 §5) ends open schedules by time; the maintenance loop re-drives expired in-flight leases.
+    Index(
+        "ix_dunning_schedules_escalation",
+        "escalation_at",
+        postgresql_where=text("state IN ('scheduled', 'awaiting_customer') AND test_clock_id IS NULL"),
+    ),
+    Index("ix_dunning_schedules_in_flight", "lease_until", postgresql_where=text("state = 'in_flight'")),
+    Index("ix_dunning_schedules_tenant_id_subscription_id", "tenant_id", "subscription_id", "created_at", "id"),
+    Index("ix_dunning_schedules_tenant_id_customer_id", "tenant_id", "customer_id", "created_at", "id"),
     schema=DATA_SCHEMA,
 )
