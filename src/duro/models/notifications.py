@@ -59,6 +59,8 @@ notifications = Table(
     Index("ix_notifications_tenant_id_invoice_id", "tenant_id", "invoice_id", "created_at", "id"),
     # The notifications loop scans pending rows of all tenants of a mode.
     Index("ix_notifications_pending", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    # Expired `sending` leases are reclaimed by the notifications loop.
+    Index("ix_notifications_sending", "lease_until", postgresql_where=text("status = 'sending'")),
     schema=DATA_SCHEMA,
 )
 
@@ -71,6 +73,7 @@ platform_notifications = Table(
     UniqueConstraint("dedup_key", "channel"),
     Index("ix_notifications_tenant_id_created_at_id", "tenant_id", "created_at", "id"),
     Index("ix_notifications_pending", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    Index("ix_notifications_sending", "lease_until", postgresql_where=text("status = 'sending'")),
     schema=CORE_SCHEMA,
 )
 

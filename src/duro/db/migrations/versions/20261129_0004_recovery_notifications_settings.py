@@ -84,6 +84,14 @@ def upgrade() -> None:
         unique=False,
         schema="core",
     )
+    op.create_index(
+        "ix_notifications_sending",
+        "notifications",
+        ["lease_until"],
+        unique=False,
+        schema="core",
+        postgresql_where=sa.text("status = 'sending'"),
+    )
     for schema in DATA_SCHEMAS:
         op.create_table(
             "metrics_snapshots",
@@ -241,10 +249,20 @@ def upgrade() -> None:
             unique=False,
             schema=schema,
         )
+        op.create_index(
+            "ix_notifications_sending",
+            "notifications",
+            ["lease_until"],
+            unique=False,
+            schema=schema,
+            postgresql_where=sa.text("status = 'sending'"),
+        )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_notifications_sending", table_name="notifications", schema="core")
     for schema in DATA_SCHEMAS:
+        op.drop_index("ix_notifications_sending", table_name="notifications", schema=schema)
         op.drop_index("ix_dunning_schedules_tenant_id_subscription_id", table_name="dunning_schedules", schema=schema)
         op.drop_index("ix_dunning_schedules_tenant_id_customer_id", table_name="dunning_schedules", schema=schema)
         op.drop_index(
