@@ -1,0 +1,1 @@
+"""Per-tenant, per-mode store settings (04 §6): recovery settings today."""
