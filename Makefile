@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck bench bench-api bench-renewals install clean-db
+.PHONY: run test lint typecheck bench bench-api bench-renewals bench-analytics install clean-db
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench-api: $(STAMP)
 
 bench-renewals: $(STAMP)
 	$(BIN)/python bench/renewals.py $(BENCH_RENEWALS_ARGS)
+
+## Analytics endpoints over 1,000,000 invoices (bench/README.md); quick run: BENCH_ANALYTICS_ARGS="--invoices 50000".
+bench-analytics: $(STAMP)
+	$(BIN)/python bench/analytics.py $(BENCH_ANALYTICS_ARGS)
 
 ## Stop using the local embedded database and delete it (demo data included).
 clean-db:
