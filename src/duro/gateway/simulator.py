@@ -18,9 +18,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
+import orjson
 from sqlalchemy import any_, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 
+from duro.db.bulk import unnest_params, unnest_rows
 from duro.db.engine import Database, Mode
 from duro.gateway.protocol import ChargeMethod, ChargeOutcome, RefundOutcome
 from duro.gateway.simulator_rules import Behaviour, decide, lookup
@@ -29,6 +31,18 @@ from duro.kit.jsonenc import format_ts
 from duro.models.payment_methods import sim_charges
 
 TOKEN_PREFIX: Final = "sim:"
+
+# `charge_many`'s ledger write: one fixed-shape multi-row insert (db/bulk.py), whatever the batch size.
+_LEDGER_COLUMNS = ["reference", "outcome"]
+_RECORD_MANY = (
+    insert(sim_charges)
+    .from_select(
+        [*_LEDGER_COLUMNS, "kind", "created_at"], unnest_rows(sim_charges, _LEDGER_COLUMNS, ["kind", "created_at"])
+    )
+    .on_conflict_do_nothing(index_elements=[sim_charges.c.reference])
+    .returning(sim_charges.c.reference)
+)
+_RECORDED_MANY = select(sim_charges).where(sim_charges.c.reference == any_(bindparam("refs")))
 
 
 def behaviour_of(method: ChargeMethod) -> Behaviour:
@@ -103,28 +117,28 @@ class SimulatorGateway:
         if not requests:
             return []
         await self._network()
-        records: list[dict[str, Any]] = []
+        references: list[str] = []
+        entries: dict[str, dict[str, Any]] = {}
+        rows: list[tuple[str, str]] = []
         for method, amount, currency, reference, at, attempt_number in requests:
             if not reference:
                 raise ValueError("a charge needs its reference")
             entry = _charge_entry(method, amount, currency, at, attempt_number)
-            records.append({"reference": reference, "kind": "charge", "outcome": entry})
-        t = sim_charges
-        created = self.clock.now()
-        for r in records:
-            r["created_at"] = created
-        references = [r["reference"] for r in records]
+            references.append(reference)
+            entries[reference] = entry
+            rows.append((reference, orjson.dumps(entry).decode()))
+        params = unnest_params(rows, _LEDGER_COLUMNS, {"kind": "charge", "created_at": self.clock.now()})
         async with self.db.transaction(self.mode) as conn:
-            stmt = insert(t).values(records).on_conflict_do_nothing(index_elements=[t.c.reference]).returning(t)
-            rows = {row["reference"]: row for row in (await conn.execute(stmt)).all()}
-            missing = [ref for ref in references if ref not in rows]
+            # Only the references come back: an inserted row holds exactly the entry decided here.
+            inserted = {row["reference"] for row in (await conn.execute(_RECORD_MANY, params)).all()}
+            outcomes = {ref: entries[ref] for ref in inserted}
+            missing = [ref for ref in references if ref not in inserted]
             if missing:
                 # Recorded before, or by a concurrent call that won: the insert waited for it to commit, so this
                 # fresh statement sees its row. Our own decision is discarded, never reported.
-                query = select(t).where(t.c.reference == any_(bindparam("refs")))
-                for row in (await conn.execute(query, {"refs": missing})).all():
-                    rows[row["reference"]] = row
-        return [ChargeOutcome.from_json(_checked(rows[ref], "charge")) for ref in references]
+                for row in (await conn.execute(_RECORDED_MANY, {"refs": missing})).all():
+                    outcomes[row["reference"]] = _checked(row, "charge")
+        return [ChargeOutcome.from_json(outcomes[ref]) for ref in references]
 
     async def refund(self, transaction_reference: str, amount: int, reference: str) -> RefundOutcome:
         """Refunds always succeed in the simulator (03 §2); recorded like charges, so a repeat is answered from

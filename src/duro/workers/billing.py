@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from duro.db.engine import MODES, Mode
+from duro.db.repository import DbRow
 from duro.gateway.protocol import ChargeOutcome
 from duro.models.billing import subscriptions as s
 from duro.runtime import Runtime
@@ -45,7 +46,7 @@ def _due(now: datetime, batch: int):  # type: ignore[no-untyped-def]
     # period the subscription still looks due, but renewing it again could only find that invoice.
     invoiced = PERIOD_INVOICED
     return (
-        select(s.c.id, s.c.tenant_id)
+        select(s)  # whole rows: the batch's T1 works on them under this lock, without reading them again
         .where(
             s.c.status.in_(("active", "trialing")),
             s.c.current_period_end <= now,
@@ -104,16 +105,16 @@ async def _lane(runtime: Runtime, mode: Mode, gate: asyncio.Semaphore) -> int:
         single: list[tuple[str, str]] = []
         async with runtime.db.transaction(mode) as conn:
             due = list((await conn.execute(_due(now, batch))).all())
-            by_tenant: dict[str, list[str]] = {}
+            by_tenant: dict[str, list[DbRow]] = {}
             for row in due:
-                by_tenant.setdefault(row["tenant_id"], []).append(row["id"])
-            for tenant_id, ids in by_tenant.items():
+                by_tenant.setdefault(row["tenant_id"], []).append(row)
+            for tenant_id, rows in by_tenant.items():
                 try:
                     async with conn.raw.transaction():  # a savepoint: a failed batch falls back to one at a time
-                        step = await begin_batch(worker_context(runtime, conn, tenant_id, mode), ids, now)
+                        step = await begin_batch(worker_context(runtime, conn, tenant_id, mode), rows, now)
                 except Exception:
                     log.exception("batch renewal failed; renewing its subscriptions one at a time")
-                    single.extend((tenant_id, sub_id) for sub_id in ids)
+                    single.extend((tenant_id, row["id"]) for row in rows)
                     continue
                 begun.append((tenant_id, step))
                 single.extend((tenant_id, sub_id) for sub_id in step.leftover)
