@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from duro.analytics.router import router as analytics_router
 from duro.api.errors import install_error_handlers
 from duro.api.middleware import MerchantApiMiddleware, RequestIdMiddleware
 from duro.config import Settings
@@ -20,11 +21,14 @@ from duro.invoices.router import router as invoices_router
 from duro.kit.clock import Clock
 from duro.kit.money import configure_currencies
 from duro.kit.phone import configure as configure_phone
+from duro.notifications.router import router as notifications_router
 from duro.ops.router import router as ops_router
 from duro.payment_methods.router import router as payment_methods_router
 from duro.plans.router import router as plans_router
 from duro.promo_codes.router import router as promo_codes_router
+from duro.recovery.router import router as recovery_router
 from duro.runtime import Runtime
+from duro.settings.router import router as settings_router
 from duro.subscriptions.router import router as subscriptions_router
 from duro.test_clocks.router import router as test_clocks_router
 
@@ -78,6 +82,10 @@ def create_app(settings: Settings, db: Database | None = None, clock: Clock | No
         invoices_router,
         test_clocks_router,
         events_router,
+        notifications_router,
+        analytics_router,
+        recovery_router,
+        settings_router,
     ):
         app.include_router(router)
 

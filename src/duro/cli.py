@@ -117,10 +117,10 @@ def serve(
 
 @app.command()
 def worker(
-    loops: str = typer.Option("billing,maintenance", "--loops", help="Comma-separated loops to run"),
+    loops: str = typer.Option("", "--loops", help="Comma-separated loops to run (default: all)"),
     once: bool = typer.Option(False, "--once", help="Run one tick of each loop and exit"),
 ) -> None:
-    """Run the background loops (renewals, crash recovery, maintenance) over both modes."""
+    """Run the background loops (renewals, dunning, notifications, reminders, maintenance) over both modes."""
     from duro.kit.logs import configure_logging
     from duro.runtime import Runtime
     from duro.workers.loop import loops as known_loops
@@ -132,13 +132,14 @@ def worker(
 
     async def go(db: Database, s: Settings) -> dict[str, int] | None:
         runtime = Runtime(s, db)
-        unknown = set(names) - set(known_loops(runtime))
+        chosen = names or list(known_loops(runtime))
+        unknown = set(chosen) - set(known_loops(runtime))
         if unknown:
             _fail(f"unknown loops: {', '.join(sorted(unknown))} (available: {', '.join(known_loops(runtime))})")
         try:
             if once:
-                return await run_once(runtime, names)
-            await run_forever(runtime, names)
+                return await run_once(runtime, chosen)
+            await run_forever(runtime, chosen)
             return None
         finally:
             await runtime.close()

@@ -64,7 +64,7 @@ async def incomplete_subscription(client: Any, tenant: Any, card: str | None = D
 
 async def past_due_subscription(client: Any, tenant: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """(subscription, clock): a 3-day trial on a test clock whose first renewal is declined, so the subscription
-    is `past_due` with an `awaiting_customer` schedule (03 §10 step 11)."""
+    is `past_due` with a `scheduled` dunning schedule whose first two retries (+0 h, +24 h) also failed (04 §2)."""
     clock = await make_clock(client, tenant, "2025-03-01T00:00:00Z")
     p = await plan(client, tenant, trialDays=3)
     c = await customer(client, tenant, card=DECLINE_NSF)

@@ -219,17 +219,25 @@ async def test_past_due_recovers_with_a_merchant_payment(client: Any, tenant: An
     assert sub["activatedAt"] is None  # the trial never converted
     before = await event_types(client, tenant)
 
+    # The clock ran the dunning retries due by now: +0 h and +24 h after the failure on 4 March (04 §2).
+    opened = await schedule_row(db, tenant, schedule_id)
+    assert (opened.state, opened.attempts_made) == ("scheduled", 2)
     # Declined again first: schedule unchanged, no attempt counted (04 §4).
     payment_failed(await pay(client, tenant, invoice["id"]), "insufficient_funds")
     schedule = await schedule_row(db, tenant, schedule_id)
-    assert (schedule.state, schedule.attempts_made) == ("awaiting_customer", 0)
+    assert (schedule.state, schedule.attempts_made, schedule.next_attempt_at) == (
+        opened.state,
+        opened.attempts_made,
+        opened.next_attempt_at,
+    )
 
     good = await add_card(client, tenant, sub["customerId"], GOOD_CARD)
     paid = ok(await pay(client, tenant, invoice["id"], {"paymentMethodId": good["id"]}))
     assert paid["status"] == "paid"
     assert paid["paidAt"] == "2025-03-05T00:00:00.000Z"  # test clock time (03 §12)
     assert paid["attempts"][-1]["createdAt"] == "2025-03-05T00:00:00.000Z"
-    assert [a["source"] for a in paid["attempts"]] == ["renewal", "merchant_retry", "merchant_retry"]
+    sources = [a["source"] for a in paid["attempts"]]
+    assert sources == ["renewal", "dunning", "dunning", "merchant_retry", "merchant_retry"]
 
     after = await get_sub(client, tenant, sub["id"])
     assert after["status"] == "active"
@@ -242,7 +250,7 @@ async def test_past_due_recovers_with_a_merchant_payment(client: Any, tenant: An
     schedule = await schedule_row(db, tenant, schedule_id)
     assert schedule.state == "recovered"
     assert schedule.recovered_at.isoformat() == "2025-03-05T00:00:00+00:00"
-    assert schedule.attempts_made == 0  # merchant payments never count as dunning attempts
+    assert schedule.attempts_made == 2  # merchant payments never count as dunning attempts
 
     types = await event_types(client, tenant)
     assert types[len(before) :] == [
@@ -287,11 +295,12 @@ async def test_uncollectible_invoice_is_payable_only_while_past_due(client: Any,
 async def test_a_retry_in_flight_blocks_the_payment(client: Any, tenant: Any, db: Database) -> None:
     sub, _clock = await past_due_subscription(client, tenant)
     invoice = await get_invoice(client, tenant, sub["latestInvoiceId"])
-    # The dunning loop is not built yet: mark its claim directly.
+    # A dunning worker's claim, between its commit and the attempt's first transaction.
     await set_columns(db, tenant, "dunning_schedules", invoice["dunningScheduleId"], state="in_flight")
+    before = len(invoice["attempts"])
     e = err(await pay(client, tenant, invoice["id"]), 409, "conflict", "invoice_not_payable")
     assert "retry is in progress" in e["message"]
-    assert len((await get_invoice(client, tenant, invoice["id"]))["attempts"]) == 1
+    assert len((await get_invoice(client, tenant, invoice["id"]))["attempts"]) == before
 
 
 async def test_concurrent_payments_charge_once(client: Any, tenant: Any, db: Database) -> None:

@@ -124,9 +124,16 @@ async def test_failed_renewal_goes_past_due_with_a_schedule(client: Any, tenant:
                 {"t": tenant.id, "d": invoice["dunningScheduleId"]},
             )
         ).one()
-    assert state[0] == "awaiting_customer"
+    assert state[0] == "scheduled"  # insufficient funds on the 4th: back-off retries (04 §2, §3)
     types = await event_types(client, tenant)
-    assert types[-3:] == ["invoice_created", "subscription_payment_failed", "subscription_past_due"]
+    # The failed renewal, then the clock's two retries due by the 5th (+0 h, +24 h), each declined again.
+    assert types[-5:] == [
+        "invoice_created",
+        "subscription_payment_failed",
+        "subscription_past_due",
+        "subscription_payment_failed",
+        "subscription_payment_failed",
+    ]
 
 
 async def test_cancel_at_period_end_and_max_cycles(client: Any, tenant: Any, db: Database) -> None:
@@ -285,3 +292,28 @@ async def test_common_renewals_take_the_batch_path(
     assert set(first) == {"object", "transaction", "subscriptionId", "invoiceId", "amount", "currency"}
     assert first["transaction"]["status"] == "succeeded"
     assert first["object"]["status"] == "paid"
+
+
+async def test_batch_invoice_created_event_matches_the_stored_invoice(
+    client: Any, tenant: Any, db: Database, app: Any
+) -> None:
+    """The batch path renders `invoice_created` from the values it inserts instead of reading the row back; the
+    event must still be the invoice as stored (only what payment changed may differ)."""
+    p = await plan(client, tenant)
+    ids = []
+    for _ in range(3):
+        cus = await customer(client, tenant)
+        ids.append(ok(await subscribe(client, tenant, customerId=cus["id"], planId=p["id"]), 201)["id"])
+    await _make_due(db, tenant.id, ids)
+    await billing_tick(app.state.runtime, ("test",))
+    created = ok(await client.get("/v1/events?type=invoice_created&limit=100", headers=tenant.auth()))["items"]
+    renewals = [e["data"]["object"] for e in created if e["data"]["object"]["kind"] == "renewal"]
+    assert sorted(r["subscriptionId"] for r in renewals) == sorted(ids)
+    paid_on_payment = {"status", "amountPaid", "paidAt", "updatedAt"}
+    for at_creation in renewals:
+        stored = ok(await client.get(f"/v1/invoices/{at_creation['id']}", headers=tenant.auth()))
+        assert at_creation["status"] == "open"
+        assert stored["status"] == "paid"
+        for key, value in at_creation.items():
+            if key not in paid_on_payment:
+                assert stored[key] == value, key

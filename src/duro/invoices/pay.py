@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from duro.api.unit import Done, NeedsCharge, Refused, Step
-from duro.billing.lifecycle import Action, Event, can, transition
+from duro.billing.lifecycle import Action, Event, can
 from duro.charges.service import open_charge, payment_error_details, record_outcome
 from duro.context import RepositoryContext
 from duro.customers.repository import CustomerRepository
@@ -30,25 +30,20 @@ from duro.db.executor import UniqueViolation
 from duro.db.repository import DbRow
 from duro.events.service import emit
 from duro.gateway.protocol import ChargeOutcome
-from duro.invoices.payments import mark_paid, payment_event
+from duro.invoices.payments import payment_event
 from duro.invoices.repository import InvoiceRepository, TransactionRepository
 from duro.invoices.schemas import PayRequest
-from duro.invoices.serializers import invoice_json
 from duro.invoices.service import get_invoice
 from duro.kit.errors import DuroError, conflict, not_found
 from duro.kit.jsonenc import format_ts
 from duro.payment_methods.chargeable import disable_method, get_chargeable, resolve_method
-from duro.payment_methods.repository import PaymentMethodRepository
+from duro.recovery.endings import ACTION_BY_STATUS, settle_invoice
 from duro.subscriptions.creation import business_now, pending_charge_for
 from duro.subscriptions.repository import DunningScheduleRepository, SubscriptionRepository
-from duro.subscriptions.serializers import subscription_json
 
 log = logging.getLogger(__name__)
 
 SOURCE = "merchant_retry"
-
-# The subscription statuses whose invoice a payment settles, and the lifecycle action it takes (03 §4).
-_ACTION_BY_STATUS = {"incomplete": Action.PAY_INCOMPLETE, "past_due": Action.RECOVER}
 
 
 def _not_payable(message: str) -> DuroError:
@@ -84,7 +79,7 @@ def _check_payable(invoice: DbRow, sub: DbRow | None, now: datetime) -> None:
         if status != "open":
             raise _not_payable(f"The invoice is {status}")
         return
-    action = _ACTION_BY_STATUS.get(sub["status"])
+    action = ACTION_BY_STATUS.get(sub["status"])
     if action is None or not can(sub["status"], action) or (status == "uncollectible" and action != Action.RECOVER):
         raise _not_payable(f"The invoice's subscription is {sub['status']}")
     expires = sub["incomplete_expires_at"]
@@ -162,7 +157,7 @@ async def finish_pay(
     assert invoice is not None
     schedule = await _lock_schedule(ctx, invoice)
     if txn["status"] == "succeeded":
-        await _succeeded(ctx, invoice, sub, schedule, txn, at)
+        await settle_invoice(ctx, invoice, sub, schedule, txn, at)
         return Done(await get_invoice(ctx, invoice_id))
     if txn["failure_code"] == "stolen_card" and txn["payment_method_id"]:
         await disable_method(ctx, txn["payment_method_id"], at)
@@ -177,84 +172,6 @@ async def _failed(ctx: RepositoryContext, invoice: DbRow, txn: DbRow, schedule: 
     await emit(ctx, Event.SUBSCRIPTION_PAYMENT_FAILED, obj, **extra)
     message = txn["failure_message"] or "The payment was declined"
     return DuroError(402, message, txn["failure_code"], payment=payment_error_details(txn))
-
-
-async def _succeeded(
-    ctx: RepositoryContext, invoice: DbRow, sub: DbRow | None, schedule: DbRow | None, txn: DbRow, at: datetime
-) -> None:
-    if invoice["status"] not in ("open", "uncollectible"):
-        # Voided while the charge was in flight (a cancel or the incomplete expiry does not wait for charges): the
-        # succeeded transaction records the money taken; the invoice cannot leave `void`.
-        log.error("charge %s succeeded for invoice %s, which is now %s", txn["id"], invoice["id"], invoice["status"])
-        return
-    paid = await mark_paid(ctx, invoice, at)
-    if sub is None:
-        await emit(ctx, Event.INVOICE_PAID, invoice_json(paid))
-        obj, extra = payment_event(paid, txn)
-        await emit(ctx, Event.SUBSCRIPTION_PAYMENT_SUCCESS, obj, **extra)
-        return
-    action = _ACTION_BY_STATUS.get(sub["status"])
-    if action is None or not can(sub["status"], action):
-        log.warning("charge %s paid invoice %s of a subscription now %s", txn["id"], invoice["id"], sub["status"])
-        await emit(ctx, Event.INVOICE_PAID, invoice_json(paid))
-        return
-    t = transition(sub["status"], action)
-    method_id = await _adopted_method(ctx, sub, txn)
-    values: dict[str, Any] = {
-        "status": t.to.value,
-        "activated_at": sub["activated_at"] or at,
-        "payment_method_id": method_id,
-        "updated_at": at,
-    }
-    schedule_id = schedule["id"] if schedule is not None else None
-    payloads: dict[Event, tuple[dict[str, Any], dict[str, Any]]] = {Event.INVOICE_PAID: (invoice_json(paid), {})}
-    if action == Action.PAY_INCOMPLETE:
-        # The period stays the one computed at creation (03 §5 item 5); it is the first paid period.
-        values.update(cycles_completed=sub["cycles_completed"] + 1, incomplete_expires_at=None)
-        payloads[Event.SUBSCRIPTION_PAYMENT_SUCCESS] = payment_event(paid, txn)
-    else:
-        # recover() (04 §4 step 4): the period becomes the invoice's, by assignment, never an increment (03 §10).
-        if paid["period_start"] is not None and paid["period_end"] is not None:
-            values.update(
-                current_period_start=paid["period_start"],
-                current_period_end=paid["period_end"],
-                cycles_completed=sub["cycles_completed"] + 1,
-            )
-        if schedule is not None:
-            await ctx.repo(DunningScheduleRepository).update_row(
-                schedule["id"],
-                {
-                    "state": "recovered",
-                    "recovered_at": at,
-                    "next_attempt_at": None,
-                    "lease_until": None,
-                    "updated_at": at,
-                },
-            )
-        payloads[Event.SUBSCRIPTION_PAYMENT_RECOVERED] = payment_event(paid, txn, scheduleId=schedule_id)
-    row = await ctx.repo(SubscriptionRepository).update_row(sub["id"], values)
-    assert row is not None  # locked by the caller
-    out = subscription_json(row)
-    payloads[Event.SUBSCRIPTION_ACTIVATED] = (out, {"invoiceId": paid["id"]})
-    payloads[Event.SUBSCRIPTION_RECOVERED] = (out, {"invoiceId": paid["id"], "scheduleId": schedule_id})
-    for event in t.events:  # the lifecycle table's order (03 §4)
-        obj, extra = payloads[event]
-        await emit(ctx, event, obj, **extra)
-    if method_id != sub["payment_method_id"]:
-        for optional in t.optional_events:  # `subscription_updated`: the paying method was adopted
-            await emit(ctx, optional.event, out, previousAttributes={"paymentMethodId": sub["payment_method_id"]})
-
-
-async def _adopted_method(ctx: RepositoryContext, sub: DbRow, txn: DbRow) -> str | None:
-    """The paying method becomes the subscription's (03 §5 item 5, 04 §2), unless it was deleted while the charge
-    was in flight. `FOR KEY SHARE` keeps a concurrent delete waiting until the subscription uses it."""
-    current: str | None = sub["payment_method_id"]
-    pm_id: str | None = txn["payment_method_id"]
-    if pm_id is None:
-        return current
-    repo = ctx.repo(PaymentMethodRepository)
-    await repo.lock_for_use(pm_id)
-    return pm_id if await repo.find_any(pm_id) is not None else current
 
 
 async def resume_pay(ctx: RepositoryContext, txn_id: str) -> Step:

@@ -144,6 +144,8 @@ transactions = Table(
     ),
     # Crash recovery re-drives old pending charges (all tenants of a mode).
     Index("ix_transactions_pending", "created_at", postgresql_where=text("status = 'pending'")),
+    # Analytics (04 §7): failed charges of a tenant created in a window, counted by failure code.
+    Index("ix_transactions_failed", "tenant_id", "created_at", postgresql_where=text("status = 'failed'")),
     schema=DATA_SCHEMA,
 )
 
@@ -214,5 +216,9 @@ dunning_schedules = Table(
     Index("ix_dunning_schedules_in_flight", "lease_until", postgresql_where=text("state = 'in_flight'")),
     Index("ix_dunning_schedules_tenant_id_subscription_id", "tenant_id", "subscription_id", "created_at", "id"),
     Index("ix_dunning_schedules_tenant_id_customer_id", "tenant_id", "customer_id", "created_at", "id"),
+    # Analytics (04 §7): a tenant's open schedules (in flight / at risk), and recoveries and exhaustions by time.
+    Index("ix_dunning_schedules_tenant_id_state_currency", "tenant_id", "state", "currency"),
+    Index("ix_dunning_schedules_recovered", "tenant_id", "recovered_at", postgresql_where=text("state = 'recovered'")),
+    Index("ix_dunning_schedules_exhausted", "tenant_id", "exhausted_at", postgresql_where=text("state = 'exhausted'")),
     schema=DATA_SCHEMA,
 )

@@ -33,6 +33,7 @@ from duro.events.service import emit
 from duro.gateway.protocol import ChargeOutcome
 from duro.invoices.repository import InvoiceRepository, TransactionRepository
 from duro.kit.errors import Detail, DuroError, conflict, not_found
+from duro.notifications.outbox import notify_customer
 from duro.payment_methods.service import get_chargeable
 from duro.subscriptions.creation import business_now, resume_pending
 from duro.subscriptions.renewal import Charge, begin_renewal, finish_renewal
@@ -123,7 +124,21 @@ async def _cancel_at_period_end(
     out = subscription_json(row)
     if previous:
         await _emit_all(ctx, t.events, out, {Event.SUBSCRIPTION_UPDATED: {"previousAttributes": previous}})
+        await _canceled_message(ctx, row, now)
     return out
+
+
+async def _canceled_message(ctx: RepositoryContext, row: DbRow, at: datetime) -> None:
+    """`subscription_canceled` (04 §8) when the merchant or the customer asks, immediately or at period end: the
+    customer learns it when it is decided, with the date access ends. One per subscription (dedup key)."""
+    await notify_customer(
+        ctx,
+        "subscription_canceled",
+        dedup_key=f"canceled_{row['id']}",
+        customer_id=row["customer_id"],
+        at=at,
+        subscription=row,
+    )
 
 
 async def _cancel_now(
@@ -155,6 +170,7 @@ async def _cancel_now(
     out = subscription_json(row)
     cancellation = {"initiatedBy": requested_by, "atPeriodEnd": False, "reason": reason}
     await _emit_all(ctx, t.events, out, {Event.SUBSCRIPTION_CANCELLED: {"cancellation": cancellation}})
+    await _canceled_message(ctx, row, now)
     return out
 
 
@@ -303,6 +319,8 @@ async def update_subscription(ctx: RepositoryContext, sub_id: str, body: Subscri
         else:
             changes.update(cancel_requested_by=None, cancel_reason=None)
     row, previous = await _apply(ctx, sub, changes, now)
+    if "paymentMethodId" in previous:
+        await ctx.repo(DunningScheduleRepository).adopt_method(sub["id"], row["payment_method_id"], now)
     out = subscription_json(row)
     if previous:
         extras = {Event.SUBSCRIPTION_UPDATED: {"previousAttributes": previous}}

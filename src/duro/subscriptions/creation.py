@@ -29,12 +29,14 @@ from duro.invoices.serializers import invoice_json
 from duro.kit.errors import conflict, forbidden, not_found
 from duro.kit.ids import new_id
 from duro.kit.jsonenc import format_ts
+from duro.notifications.outbox import queue_receipts
 from duro.payment_methods.chargeable import disable_method, gateway_token_of, get_chargeable, resolve_method
 from duro.plans.repository import PlanRepository
 from duro.promo_codes.service import discount_line, initial_discount_cycles, redeem_for_plan
 from duro.subscriptions.repository import SubscriptionRepository, TestClockRepository
 from duro.subscriptions.schemas import SubscriptionCreate
 from duro.subscriptions.serializers import subscription_json
+from duro.test_clocks.capacity import lock_clock_for_attach
 
 INCOMPLETE_LIFETIME = timedelta(hours=23)
 log = logging.getLogger(__name__)
@@ -64,7 +66,12 @@ async def prepare_create(ctx: RepositoryContext, body: SubscriptionCreate) -> St
         raise forbidden("customer_blacklisted", "This customer is blacklisted")
     if body.test_clock_id is not None and ctx.mode == "live":
         raise forbidden("test_mode_only", "Test clocks exist in test mode only")
-    now = await business_now(ctx, body.test_clock_id)
+    if body.test_clock_id is not None:
+        # Locked first (before the method and the promo code) and until this transaction commits: 03 §12 limit.
+        clock = await lock_clock_for_attach(ctx, body.test_clock_id)
+        now: datetime = clock["frozen_time"]
+    else:
+        now = ctx.clock.now()
     method = await get_chargeable(ctx, customer, body.payment_method_id, lock=True) if body.payment_method_id else None
     promo = await redeem_for_plan(ctx, body.promo_code, plan, now) if body.promo_code else None
 
@@ -205,7 +212,9 @@ async def finish_create(ctx: RepositoryContext, sub_id: str, txn_id: str, outcom
         await emit(ctx, Event.INVOICE_PAID, invoice_json(paid))
         obj, extra = payment_event(paid, txn)
         await emit(ctx, Event.SUBSCRIPTION_PAYMENT_SUCCESS, obj, **extra)
-        return Done(await _activate(ctx, sub, paid, txn, at, emit_invoice_events=False))
+        activated = await _activate(ctx, sub, paid, txn, at, emit_invoice_events=False)
+        await queue_receipts(ctx, [paid], at)  # a successful charge (04 §8)
+        return Done(activated)
     if txn["failure_code"] == "stolen_card" and txn["payment_method_id"]:
         await disable_method(ctx, txn["payment_method_id"], at)
     await _payment_failed(ctx, invoice, txn)

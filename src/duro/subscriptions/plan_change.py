@@ -29,6 +29,7 @@ from duro.kit.errors import Detail, DuroError, conflict, invalid_field, not_foun
 from duro.kit.ids import new_id, new_ulid
 from duro.kit.jsonenc import format_ts
 from duro.kit.validation import RequestModel
+from duro.notifications.outbox import queue_receipts
 from duro.payment_methods.chargeable import disable_method, resolve_method
 from duro.plans.repository import PlanRepository
 from duro.promo_codes.repository import PromoCodeRepository
@@ -321,6 +322,8 @@ async def _apply(
         await emit(ctx, Event.INVOICE_PAID, invoice_json(paid))
         obj, extra = payment_event(paid, txn)
         await emit(ctx, Event.SUBSCRIPTION_PAYMENT_SUCCESS, obj, **extra)
+        if txn is not None:  # a charge, not a zero-amount invoice (04 §8)
+            await queue_receipts(ctx, [paid], now)
     return row
 
 

@@ -32,19 +32,17 @@ from duro.invoices.serializers import invoice_json
 from duro.kit.errors import DuroError
 from duro.kit.ids import new_id
 from duro.kit.jsonenc import format_ts
-from duro.models.billing import dunning_schedules, invoices, subscriptions
+from duro.models.billing import invoices, subscriptions
+from duro.notifications.outbox import queue_receipts
 from duro.payment_methods.chargeable import disable_method, resolve_method
 from duro.plans.repository import PlanRepository
 from duro.promo_codes.repository import PromoCodeRepository
 from duro.promo_codes.service import discount_line
+from duro.recovery.decisions import announce_opening, open_schedule
 from duro.subscriptions.repository import SubscriptionRepository
 from duro.subscriptions.serializers import subscription_json
 
 log = logging.getLogger(__name__)
-
-# Until the recovery engine decides retries (04), a failed renewal waits for the customer or merchant to pay.
-PLACEHOLDER_REASON = "Waiting for the customer to pay: automatic retries are not enabled yet"
-ESCALATION_DAYS_DEFAULT = 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,62 +296,23 @@ async def _succeeded(ctx: RepositoryContext, sub: DbRow, invoice: DbRow, txn: Db
     await emit(ctx, Event.SUBSCRIPTION_PAYMENT_SUCCESS, obj, **extra)
     if was_trialing:
         await emit(ctx, Event.SUBSCRIPTION_ACTIVATED, subscription_json(row), invoiceId=paid["id"])
+    await queue_receipts(ctx, [paid], now)  # 03 §10 step 10
 
 
 async def _failed(ctx: RepositoryContext, sub: DbRow, invoice: DbRow, txn: DbRow, now: datetime) -> None:
-    """Step 11, in one transaction: past_due, the dunning schedule, then the events (03 §10)."""
-    schedule_id = await open_schedule(ctx, sub, invoice, txn, now)
+    """Step 11, in one transaction: past_due, the dunning schedule (04 §4), then the events, the
+    action-required event when the schedule waits for a new method, and the first dunning message (03 §10)."""
+    opened = await open_schedule(ctx, sub, invoice, txn, now)
+    schedule_id = opened.schedule["id"]
     row = await ctx.repo(SubscriptionRepository).update_row(sub["id"], {"status": "past_due", "updated_at": now})
     assert row is not None
     fresh = await ctx.repo(InvoiceRepository).get_row(invoice["id"])
     assert fresh is not None
-    obj, extra = payment_event(fresh, txn, failureCode=txn["failure_code"], nextAttemptAt=None)
+    obj, extra = payment_event(
+        fresh, txn, failureCode=txn["failure_code"], nextAttemptAt=format_ts(opened.next_attempt_at)
+    )
     await emit(ctx, Event.SUBSCRIPTION_PAYMENT_FAILED, obj, **extra)
     await emit(
         ctx, Event.SUBSCRIPTION_PAST_DUE, subscription_json(row), invoiceId=invoice["id"], scheduleId=schedule_id
     )
-
-
-async def open_schedule(ctx: RepositoryContext, sub: DbRow, invoice: DbRow, txn: DbRow, now: datetime) -> str:
-    """The single entry point from billing into recovery (04 §4). Until `decide()` lands the schedule opens
-    `awaiting_customer`: no automatic retries, the invoice stays payable by the customer or the merchant."""
-    from datetime import timedelta
-
-    schedule_id = new_id("dun")
-    decision = {
-        "at": format_ts(now),
-        "attemptsMade": 0,
-        "failureCode": txn["failure_code"],
-        "action": "await_customer",
-        "nextAttemptAt": None,
-        "rail": txn["rail"],
-        "paymentMethodId": txn["payment_method_id"],
-        "reason": PLACEHOLDER_REASON,
-    }
-    await ctx.conn.execute(
-        pg_insert(dunning_schedules).values(
-            id=schedule_id,
-            tenant_id=ctx.tenant_id,
-            invoice_id=invoice["id"],
-            subscription_id=sub["id"],
-            customer_id=sub["customer_id"],
-            state="awaiting_customer",
-            amount=invoice["amount"],
-            currency=invoice["currency"],
-            attempts_made=0,
-            payment_method_id=txn["payment_method_id"],
-            rail=txn["rail"],
-            last_failure_code=txn["failure_code"],
-            last_failure_category=txn["failure_category"],
-            last_action="await_customer",
-            last_reason=PLACEHOLDER_REASON,
-            started_at=now,
-            escalation_at=now + timedelta(days=ESCALATION_DAYS_DEFAULT),
-            decisions=[decision],
-            test_clock_id=sub["test_clock_id"],
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    await ctx.repo(InvoiceRepository).update_row(invoice["id"], {"dunning_schedule_id": schedule_id, "updated_at": now})
-    return schedule_id
+    await announce_opening(ctx, opened, row, fresh, now)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import ColumnElement, update
+from sqlalchemy import ColumnElement, select, update
 
 from duro.db.repository import DbRow, TenantRepository
 from duro.kit.pagination import Page, PageRequest
 from duro.models.billing import dunning_schedules, subscriptions, test_clocks
+from duro.models.payment_methods import payment_methods
 
 
 class SubscriptionRepository(TenantRepository):
@@ -61,3 +62,19 @@ class DunningScheduleRepository(TenantRepository):
             .returning(t)
         )
         return list((await self.conn.execute(stmt)).all())
+
+    async def adopt_method(self, subscription_id: str, pm_id: str | None, at: datetime) -> None:
+        """The subscription's new `paymentMethodId` is used from the open schedule's next attempt (04 §2). Only a
+        `scheduled` schedule changes: `awaiting_customer` keeps waiting for an explicit payment, and an `in_flight`
+        attempt has already chosen its method. Null ("the customer's default") leaves the schedule's method, which
+        the attempt replaces by the default only if it is no longer chargeable."""
+        if pm_id is None:
+            return
+        t = dunning_schedules
+        rail = select(payment_methods.c.rail).where(payment_methods.c.id == pm_id).scalar_subquery()
+        stmt = (
+            update(t)
+            .where(self.scoped(t.c.subscription_id == subscription_id, t.c.state == "scheduled"))
+            .values(payment_method_id=pm_id, rail=rail, updated_at=at)
+        )
+        await self.conn.execute(stmt)

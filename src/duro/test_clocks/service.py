@@ -1,5 +1,6 @@
-"""Test clock rules. `advance` runs every renewal and expiry due before `to`, in order, with the normal code paths
-(03 §12): time moves to each pending instant, everything due then is processed, and so on until `to`."""
+"""Test clock rules. `advance` runs every renewal, expiry, dunning retry and escalation due before `to`, in order,
+with the normal code paths (03 §12): time moves to each pending instant, everything due then is processed, and so
+on until `to`."""
 
 from __future__ import annotations
 
@@ -20,11 +21,15 @@ from duro.kit.pagination import PageRequest
 from duro.models.billing import subscriptions as s
 from duro.models.billing import test_clocks as tc
 from duro.models.plans import plans
+from duro.recovery.attempts import claim_one
+from duro.recovery.runner import attempt_one, escalate_one
 from duro.runtime import Runtime
 from duro.subscriptions.expiry import expire_incomplete
 from duro.subscriptions.repository import TestClockRepository
 from duro.subscriptions.runner import renew_one
+from duro.test_clocks.due import Kind, due_instant, due_units
 from duro.test_clocks.schemas import TestClockAdvance, TestClockCreate
+from duro.workers.reminders import reminders_for_clock
 
 TERMINAL = ("canceled", "expired", "incomplete_expired")
 MAX_ROUNDS = 10_000  # every round moves time or changes a subscription; this only stops a bug from spinning
@@ -104,18 +109,6 @@ async def _max_advance(ctx: RepositoryContext, clock: DbRow) -> datetime:
     return min(limits) if limits else boundary(frozen, "year", 1, 2)
 
 
-async def _due_instant(ctx: RepositoryContext, clock_id: str, to: datetime) -> datetime | None:
-    renewal = select(func.min(s.c.current_period_end)).where(
-        s.c.tenant_id == ctx.tenant_id, s.c.test_clock_id == clock_id, s.c.status.in_(("active", "trialing"))
-    )
-    expiry = select(func.min(s.c.incomplete_expires_at)).where(
-        s.c.tenant_id == ctx.tenant_id, s.c.test_clock_id == clock_id, s.c.status == "incomplete"
-    )
-    found = [v for v in ((await ctx.conn.execute(renewal)).scalar(), (await ctx.conn.execute(expiry)).scalar()) if v]
-    first = min(found) if found else None
-    return first if first is not None and first <= to else None
-
-
 async def advance_clock(runtime: Runtime, tenant_id: str, actor: Actor, clock_id: str, body: TestClockAdvance) -> Any:
     """Runs in several transactions (each renewal is its own unit of work, as in the billing loop)."""
     mode: Mode = "test"
@@ -153,19 +146,17 @@ async def advance_clock(runtime: Runtime, tenant_id: str, actor: Actor, clock_id
     try:
         for _ in range(MAX_ROUNDS):
             async with runtime.db.reader(mode) as conn:
-                instant = await _due_instant(ctx_for(conn), clock_id, body.to)
-                due = [] if instant is None else await _due_units(ctx_for(conn), clock_id, max(frozen, instant))
+                instant = await due_instant(ctx_for(conn), clock_id, frozen, body.to)
+                due = [] if instant is None else await due_units(ctx_for(conn), clock_id, max(frozen, instant))
             if instant is None:
                 break
+            progressed = instant > frozen  # moving time forward is progress; the loop ends at `to`
             frozen = max(frozen, instant)  # time never moves backwards (03 §12)
             await _set_time(runtime, tenant_id, clock_id, frozen, "advancing")
-            progressed = False
-            for kind, sub_id in due:
-                if kind == "renew":
-                    progressed |= await renew_one(runtime, mode, tenant_id, sub_id, frozen) not in ("not_due",)
-                else:
-                    async with runtime.db.transaction(mode) as conn:
-                        progressed |= await expire_incomplete(ctx_for(conn), sub_id, frozen)
+            for kind, unit_id in due:
+                progressed |= await _run_unit(runtime, tenant_id, ctx_for, kind, unit_id, frozen)
+            async with runtime.db.transaction(mode) as conn:  # renewal reminders and card notices due by now
+                await reminders_for_clock(ctx_for(conn), clock_id, frozen)
             if not progressed:
                 break
     except BaseException:
@@ -175,20 +166,19 @@ async def advance_clock(runtime: Runtime, tenant_id: str, actor: Actor, clock_id
     return test_clock_json(row)
 
 
-async def _due_units(ctx: RepositoryContext, clock_id: str, at: datetime) -> list[tuple[str, str]]:
-    rows = await ctx.conn.execute(
-        select(s.c.id, s.c.status)
-        .where(
-            s.c.tenant_id == ctx.tenant_id,
-            s.c.test_clock_id == clock_id,
-            (
-                (s.c.status.in_(("active", "trialing")) & (s.c.current_period_end <= at))
-                | ((s.c.status == "incomplete") & (s.c.incomplete_expires_at <= at))
-            ),
-        )
-        .order_by(s.c.id)
-    )
-    return [("expire" if r["status"] == "incomplete" else "renew", r["id"]) for r in rows]
+async def _run_unit(runtime: Runtime, tenant_id: str, ctx_for: Any, kind: Kind, unit_id: str, at: datetime) -> bool:
+    """One unit due on the clock, with the loops' own code paths; True when it changed something."""
+    mode: Mode = "test"
+    if kind == "renew":
+        return await renew_one(runtime, mode, tenant_id, unit_id, at) not in ("not_due",)
+    if kind == "dunning":
+        async with runtime.db.transaction(mode) as conn:
+            claimed = await claim_one(ctx_for(conn), unit_id, at)
+        return claimed and await attempt_one(runtime, mode, tenant_id, unit_id, at) != "not_in_flight"
+    if kind == "escalate":
+        return await escalate_one(runtime, mode, tenant_id, unit_id, at)
+    async with runtime.db.transaction(mode) as conn:
+        return await expire_incomplete(ctx_for(conn), unit_id, at)
 
 
 async def _set_time(runtime: Runtime, tenant_id: str, clock_id: str, to: datetime | None, status: str) -> DbRow:

@@ -10,7 +10,10 @@ from collections.abc import Awaitable, Callable
 
 from duro.runtime import Runtime
 from duro.workers.billing import billing_tick
+from duro.workers.dunning import dunning_tick
 from duro.workers.maintenance import maintenance_tick
+from duro.workers.notifications import notifications_tick
+from duro.workers.reminders import reminders_tick
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +25,10 @@ def loops(runtime: Runtime) -> dict[str, tuple[Tick, float]]:
     s = runtime.settings
     return {
         "billing": (billing_tick, float(s.billing_scan_seconds)),
+        "dunning": (dunning_tick, float(s.dunning_scan_seconds)),
         "maintenance": (maintenance_tick, 300.0),
+        "notifications": (notifications_tick, float(s.notify_poll_seconds)),
+        "reminders": (reminders_tick, float(s.reminder_scan_seconds)),
     }
 
 

@@ -1,4 +1,5 @@
-"""The maintenance loop: re-drive charges left `pending` by a crash, purge expired idempotency rows (01 §12).
+"""The maintenance loop: re-drive charges left `pending` by a crash, return dunning schedules whose lease expired
+before they opened a charge, purge expired idempotency rows (01 §12).
 
 A pending transaction is finished by calling the gateway again with the same reference — the gateway returns the
 outcome it recorded, so no second charge happens — and then running the second step of whatever opened it.
@@ -7,10 +8,11 @@ outcome it recorded, so no second charge happens — and then running the second
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import time, timedelta
 
 from sqlalchemy import select
 
+from duro.analytics.snapshots import snapshot_metrics
 from duro.charges.service import PendingCharge
 from duro.db.engine import MODES, Mode
 from duro.gateway.protocol import ChargeMethod
@@ -19,6 +21,8 @@ from duro.invoices.pay import finish_pay
 from duro.invoices.refunds import redrive_pending_refunds
 from duro.models.billing import transactions as t
 from duro.models.payment_methods import payment_methods as pm
+from duro.models.settings import metrics_snapshots as ms
+from duro.recovery.attempts import finish_attempt, release_lease, schedule_of, stale_leases
 from duro.runtime import Runtime
 from duro.subscriptions.creation import finish_create
 from duro.subscriptions.renewal import finish_renewal
@@ -66,6 +70,12 @@ async def redrive_pending(runtime: Runtime, mode: Mode, older_than: timedelta = 
                 await finish_renewal(ctx, txn["subscription_id"], txn["id"], outcome, txn["created_at"])
             elif txn["source"] == "merchant_retry":
                 await finish_pay(ctx, txn["id"], outcome)
+            elif txn["source"] == "dunning":
+                schedule_id = await schedule_of(ctx, txn["invoice_id"])
+                if schedule_id is None:
+                    log.error("pending dunning transaction %s has no schedule", txn["id"])
+                    continue
+                await finish_attempt(ctx, schedule_id, txn["id"], outcome, txn["created_at"])
             else:
                 log.warning("no crash recovery yet for a pending %s transaction %s", txn["source"], txn["id"])
                 continue
@@ -73,10 +83,41 @@ async def redrive_pending(runtime: Runtime, mode: Mode, older_than: timedelta = 
     return finished
 
 
+async def release_stale_leases(runtime: Runtime, mode: Mode) -> int:
+    """`in_flight` schedules past their lease with no pending charge go back to `scheduled` (04 §4)."""
+    now = runtime.clock.now()
+    async with runtime.db.reader(mode) as conn:
+        rows = (await conn.execute(stale_leases(now, runtime.settings.worker_batch))).all()
+    released = 0
+    for row in rows:
+        async with runtime.db.transaction(mode) as conn:
+            released += await release_lease(worker_context(runtime, conn, row["tenant_id"], mode), row["id"], now)
+    return released
+
+
+SNAPSHOT_AT = time(0, 5)  # daily metrics snapshot, 00:05 UTC (01 §12)
+
+
+async def snapshot_if_due(runtime: Runtime) -> int:
+    """Write today's `metrics_snapshots` once, at the first maintenance tick from 00:05 UTC (the tick runs every
+    5 minutes, so a day's snapshot is taken between 00:05 and about 00:10, or later after downtime)."""
+    now = runtime.clock.now()
+    if now.time() < SNAPSHOT_AT:
+        return 0
+    day = now.date()
+    taken = select(ms.c.day).where(ms.c.day == day).limit(1).prefix_with("/* unscoped: snapshot exists? */")
+    for mode in MODES:
+        async with runtime.db.reader(mode) as conn:
+            if (await conn.execute(taken)).first() is None:
+                return await snapshot_metrics(runtime, day)
+    return 0
+
+
 async def maintenance_tick(runtime: Runtime) -> int:
-    done = 0
+    done = await snapshot_if_due(runtime)
     for mode in MODES:
         done += await redrive_pending(runtime, mode)
+        done += await release_stale_leases(runtime, mode)
         done += await redrive_pending_refunds(runtime, mode)
         async with runtime.db.transaction(mode) as conn:
             done += await purge_expired(conn, runtime.clock.now())
