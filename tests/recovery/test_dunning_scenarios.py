@@ -20,11 +20,12 @@ from tests.recovery.scenario import (
     attach,
     decisions,
     messages,
+    new_customer,
     schedule_of,
     settings,
     trial_ending,
 )
-from tests.subscriptions.helpers import event_types, events_of, get_sub
+from tests.subscriptions.helpers import advance_clock, event_types, events_of, get_sub, plan
 
 
 def _after(types: list[str], first: str) -> list[str]:
@@ -262,3 +263,39 @@ async def test_a_method_changed_by_the_merchant_is_used_from_the_next_retry(clie
         2,
         "2025-03-05T00:00:00.000Z",
     )
+
+
+async def test_a_month_of_failures_on_one_clock_in_the_analytics(client: Any, tenant: Any) -> None:
+    """04 "Done when": the analytics scoped to the clock report what the dunning loop did."""
+    clock = ok(
+        await client.post("/v1/test-clocks", json={"frozenTime": "2025-03-13T10:00:00Z"}, headers=tenant.auth()), 201
+    )
+    p = await plan(client, tenant, trialDays=7)
+    for card in (PAYDAY, PROCESSOR_ERROR, EXPIRED):  # recovered on payday, exhausted, still waiting
+        cus = await new_customer(client, tenant)
+        await attach(client, tenant, cus["id"], card, default=True)
+        body = {"customerId": cus["id"], "planId": p["id"], "testClockId": clock["id"]}
+        ok(await client.post("/v1/subscriptions", json=body, headers=tenant.auth()), 201)
+    await advance_clock(client, tenant, clock["id"], "2025-03-30T00:00:00Z")
+
+    q = {"testClockId": clock["id"], "from": "2025-03-01T00:00:00Z", "to": "2025-03-31T00:00:00Z"}
+    summary = ok(await client.get("/v1/analytics/failures", params=q, headers=tenant.auth()))
+    assert {k: summary[k] for k in ("inFlight", "recovered", "exhausted", "recoveryRate")} == {
+        "inFlight": 500000,
+        "recovered": 500000,
+        "exhausted": 500000,
+        "recoveryRate": 0.5,
+    }
+    assert (summary["openSchedules"], summary["recoveredCount"], summary["exhaustedCount"]) == (1, 1, 1)
+    # Every failed attempt: the three renewals, then the five back-off retries of the processor error.
+    assert summary["byFailureCode"] == {"insufficient_funds": 1, "processor_error": 6, "expired_card": 1}
+
+    overview = ok(
+        await client.get("/v1/analytics/overview", params={"testClockId": clock["id"]}, headers=tenant.auth())
+    )
+    assert overview["asOf"] == "2025-03-30T00:00:00.000Z"
+    assert overview["mrr"] == {"NGN": 1000000}  # the recovered one and the past-due one
+    assert (overview["activeSubscriptions"], overview["pastDue"], overview["unpaid"]) == (1, 1, 1)
+    assert overview["newMrr30d"] == {"NGN": 500000}  # first activated by its recovery on the 28th
+    assert overview["recoveredRevenue30d"] == {"NGN": 500000}
+    assert overview["atRiskRevenue"] == {"NGN": 500000}
