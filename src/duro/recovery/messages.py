@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from duro.notifications.outbox import notify_customer
-
 from duro.context import RepositoryContext
 from duro.db.repository import DbRow
 from duro.kit.jsonenc import format_ts
+from duro.notifications.outbox import notify_customer
 
 # dunning_2…dunning_4 follow a failed retry only when the previous dunning message is at least this old (04 §8).
 DUNNING_MESSAGE_SPACING_HOURS = 24
