@@ -1,4 +1,4 @@
-# Shared by scripts/smoke.sh and scripts/billing_smoke.sh: curl for HTTP, python3 only to read JSON.
+# Shared by scripts/smoke.sh, billing_smoke.sh and recovery_smoke.sh: curl for HTTP, python3 only to read JSON.
 # The sourcing script sets SMOKE_NAME (the prefix of its messages) first.
 
 command -v curl >/dev/null || { echo "$SMOKE_NAME: FAIL: curl is not installed" >&2; exit 1; }
@@ -41,14 +41,20 @@ PY
 }
 
 # rows FILE LIST FIELD...: one line per element of the list at key LIST, its FIELDs separated by spaces (null: "-").
+# A FIELD may be a dotted path into the element, e.g. data.object.id.
 rows() {
     python3 - "$@" <<'PY'
 import json, sys
 path, key, fields = sys.argv[1], sys.argv[2], sys.argv[3:]
 with open(path, encoding="utf-8") as fh:
     items = json.load(fh)[key]
+def field(item, name):
+    for part in name.split("."):
+        item = item[part]
+    return item
 for item in items:
-    print(" ".join("-" if item[f] is None else str(item[f]) for f in fields))
+    values = [field(item, f) for f in fields]
+    print(" ".join("-" if v is None else str(v) for v in values))
 PY
 }
 
