@@ -439,6 +439,15 @@ def oauth_revoke(
     console.print(f"revoked {run_with_db(go)}")
 
 
+def _register_subcommands() -> None:
+    from duro.cli_webhooks import webhooks_app
+
+    app.add_typer(webhooks_app, name="webhooks")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     app()
 

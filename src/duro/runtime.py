@@ -84,4 +84,7 @@ class Runtime:
         return found
 
     async def close(self) -> None:
+        from duro.kit.egress import close_connections  # kept-alive webhook connections (05 §8 pools)
+
         await self.usage.drain()
+        await close_connections()

@@ -13,6 +13,7 @@ from duro.models import (  # noqa: F401
     plans,
     promo_codes,
     settings,
+    webhooks,
 )
 from duro.models.base import DATA_SCHEMA, metadata
 

@@ -14,6 +14,7 @@ from duro.workers.dunning import dunning_tick
 from duro.workers.maintenance import maintenance_tick
 from duro.workers.notifications import notifications_tick
 from duro.workers.reminders import reminders_tick
+from duro.workers.webhooks import webhooks_tick
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ def loops(runtime: Runtime) -> dict[str, tuple[Tick, float]]:
     return {
         "billing": (billing_tick, float(s.billing_scan_seconds)),
         "dunning": (dunning_tick, float(s.dunning_scan_seconds)),
+        "webhooks": (webhooks_tick, float(s.webhook_poll_seconds)),
         "maintenance": (maintenance_tick, 300.0),
         "notifications": (notifications_tick, float(s.notify_poll_seconds)),
         "reminders": (reminders_tick, float(s.reminder_scan_seconds)),

@@ -27,6 +27,7 @@ from duro.runtime import Runtime
 from duro.subscriptions.creation import finish_create
 from duro.subscriptions.renewal import finish_renewal
 from duro.subscriptions.runner import worker_context
+from duro.workers.retention import purge_retention
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ async def maintenance_tick(runtime: Runtime) -> int:
     for mode in MODES:
         done += await redrive_pending(runtime, mode)
         done += await release_stale_leases(runtime, mode)
+        done += await purge_retention(runtime, mode)
         done += await redrive_pending_refunds(runtime, mode)
         async with runtime.db.transaction(mode) as conn:
             done += await purge_expired(conn, runtime.clock.now())
