@@ -3,11 +3,13 @@ mapped to `sandbox` or `live` per connection with `schema_translate_map` (01 §2
 
 from duro.models import (  # noqa: F401
     billing,
+    checkout,
     core,
     credentials,
     customers,
     events,
     idempotency,
+    identity,
     notifications,
     payment_methods,
     plans,
