@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck bench bench-api bench-renewals bench-analytics install clean-db
+.PHONY: run test lint typecheck bench bench-api bench-renewals bench-analytics bench-webhooks install clean-db
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench-renewals: $(STAMP)
 ## Analytics endpoints over 1,000,000 invoices (bench/README.md); quick run: BENCH_ANALYTICS_ARGS="--invoices 50000".
 bench-analytics: $(STAMP)
 	$(BIN)/python bench/analytics.py $(BENCH_ANALYTICS_ARGS)
+
+## Webhook deliveries/s of one worker vs. raw httpx (bench/README.md); quick run: BENCH_WEBHOOKS_ARGS="--count 4000".
+bench-webhooks: $(STAMP)
+	$(BIN)/python bench/webhooks.py $(BENCH_WEBHOOKS_ARGS)
 
 ## Stop using the local embedded database and delete it (demo data included).
 clean-db:

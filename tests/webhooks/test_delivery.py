@@ -15,6 +15,7 @@ from sqlalchemy import text
 from duro.db.engine import Database
 from duro.kit.clock import FrozenClock
 from duro.kit.errors import DuroError
+from duro.kit.ids import new_id
 from duro.runtime import Runtime
 from duro.webhooks import verify
 from duro.webhooks.endpoints import create_endpoint, set_enabled
@@ -206,6 +207,16 @@ async def test_five_days_of_failure_disable_the_endpoint(
 ) -> None:
     receiver.status = 503
     made = await _endpoint(runtime, tenant, receiver.url)
+    # An admin and a developer beside the owner: the alert goes to the owner and admins only (05 §7).
+    async with db.core_transaction() as conn:
+        for role in ("admin", "developer"):
+            await conn.execute(
+                text(
+                    "INSERT INTO core.members (id, tenant_id, email, password_hash, role, created_at, updated_at) "
+                    "VALUES (:id, :t, :email, 'x', :role, now(), now())"
+                ),
+                {"id": new_id("mem"), "t": tenant.id, "email": f"{role}@example.com", "role": role},
+            )
     for day in range(6):
         await _customer(db, runtime, tenant, f"Day {day}")
         await webhooks_tick(runtime, ("test",))
@@ -220,9 +231,44 @@ async def test_five_days_of_failure_disable_the_endpoint(
                 {"t": tenant.id, "e": made.endpoint["id"]},
             )
         ).one()
+        # Attempts made once the endpoint had failed for 5 days: every pending delivery was due on day 5, so
+        # several failures reached the threshold in the same tick.
+        late = (
+            await conn.execute(
+                text(
+                    "SELECT count(*) FROM sandbox.webhook_attempts WHERE tenant_id = :t AND endpoint_id = :e "
+                    "AND started_at >= :since"
+                ),
+                {"t": tenant.id, "e": made.endpoint["id"], "since": ep[2] + timedelta(days=5)},
+            )
+        ).scalar_one()
+        alerts = (
+            await conn.execute(
+                text(
+                    "SELECT recipient FROM core.notifications WHERE tenant_id = :t "
+                    "AND template_key = 'webhook_endpoint_disabled'"
+                ),
+                {"t": tenant.id},
+            )
+        ).all()
+        audits = (
+            await conn.execute(
+                text(
+                    "SELECT actor_type, target_id, after FROM core.audit_logs WHERE tenant_id = :t "
+                    "AND action = 'webhook_endpoint.disabled'"
+                ),
+                {"t": tenant.id},
+            )
+        ).all()
     assert (ep[0], ep[1]) == ("disabled", "failing")
+    assert late > 1
+    # Disabled once: one alert per owner/admin, one audit entry by `system`.
+    assert sorted(r[0] for r in alerts) == sorted([tenant.owner_email, "admin@example.com"])
+    assert [(r[0], r[1], r[2]["disabledReason"]) for r in audits] == [("system", made.endpoint["id"], "failing")]
     rows = await _deliveries(runtime, tenant)
-    assert {r["status"] for r in rows} == {"failed"}
+    # Every delivery failed as `endpoint_disabled`, with no next attempt — also those whose own failure in the
+    # disabling tick was recorded after the disable.
+    assert {(r["status"], r["lastError"], r["nextAttemptAt"]) for r in rows} == {("failed", "endpoint_disabled", None)}
     # Enabling clears failingSince; "replay failed since" queues the failed ones for the loop.
     receiver.status = 200
     await _in(runtime, tenant, lambda c: set_enabled(c, made.endpoint["id"], True))

@@ -17,21 +17,25 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
-from sqlalchemy import and_, case, func, or_, select, update
+import orjson
+from sqlalchemy import and_, any_, bindparam, case, func, or_, select, update
 
 from duro.audit.service import record
 from duro.context import RepositoryContext
+from duro.db.bulk import unnest_params, unnest_rows, unnest_source
+from duro.db.executor import Connection
 from duro.db.repository import DbRow
 from duro.kit.egress import EgressPolicy, PostResult, guarded_post
 from duro.kit.ids import new_id
 from duro.kit.jsonenc import format_ts
+from duro.kit.secretbox import open_sealed
 from duro.models.core import members, tenants
 from duro.models.events import events as e
 from duro.models.webhooks import webhook_attempts as wa
 from duro.models.webhooks import webhook_deliveries as wd
 from duro.models.webhooks import webhook_endpoints as we
 from duro.notifications.outbox import notify_platform
-from duro.webhooks.endpoints import active_secrets
+from duro.webhooks.endpoints import SECRET_LABEL, active_secrets
 from duro.webhooks.signing import delivery_headers, event_body
 
 log = logging.getLogger(__name__)
@@ -124,8 +128,93 @@ async def prepare(ctx: RepositoryContext, delivery_id: str, now: datetime) -> Pr
     return Prepared(delivery_id, row["endpoint_id"], row["url"], body, row["event_id"], row["type"], secrets)
 
 
+_PREPARE_MANY: Final = (
+    select(
+        wd.c.id,
+        wd.c.tenant_id,
+        wd.c.endpoint_id,
+        wd.c.event_id,
+        we.c.url,
+        we.c.status.label("endpoint_status"),
+        we.c.secret_ciphertext,
+        we.c.previous_secret_ciphertext,
+        we.c.previous_secret_expires_at,
+        e.c.type,
+        e.c.data,
+        e.c.created_at.label("ec"),
+    )
+    .select_from(
+        wd.outerjoin(we, and_(we.c.tenant_id == wd.c.tenant_id, we.c.id == wd.c.endpoint_id)).outerjoin(
+            e, and_(e.c.tenant_id == wd.c.tenant_id, e.c.id == wd.c.event_id)
+        )
+    )
+    .where(wd.c.tenant_id == any_(bindparam("b_tenants")), wd.c.id == any_(bindparam("b_ids")))
+    .prefix_with(UNSCOPED)
+)
+
+#: Decrypted active secrets per (endpoint, current ciphertext, previous ciphertext still active): the caller keeps
+#: one for a tick, so a batch decrypts each endpoint's secrets once instead of once per delivery.
+SecretCache = dict[tuple[str, str, str | None], list[str]]
+
+
+def _cached_secrets(root: bytes, row: DbRow, now: datetime, cache: SecretCache) -> list[str]:
+    """`active_secrets` of the endpoint columns of a `_PREPARE_MANY` row, memoised in `cache`. The key holds both
+    ciphertexts (a rotation changes them) and whether the previous one is still active at `now`."""
+    expires = row["previous_secret_expires_at"]
+    previous = row["previous_secret_ciphertext"] if expires is not None and expires > now else None
+    key = (row["endpoint_id"], row["secret_ciphertext"], previous)
+    found = cache.get(key)
+    if found is None:
+        found = [open_sealed(root, SECRET_LABEL, row["secret_ciphertext"], row["endpoint_id"])]
+        if previous is not None:
+            found.append(open_sealed(root, SECRET_LABEL, previous, row["endpoint_id"]))
+        cache[key] = found
+    return found
+
+
+async def prepare_many(
+    conn: Connection, mode: str, root: bytes, claimed: list[DbRow], now: datetime, cache: SecretCache
+) -> dict[str, Prepared | str]:
+    """`prepare` for a claimed batch with one read (deliveries of any tenant of the mode, each joined to its
+    endpoint and event): delivery id → the signed request's parts, or why it cannot be sent. Each event's body is
+    built once for all of its deliveries in the batch (the body does not depend on the endpoint)."""
+    if not claimed:
+        return {}
+    params = {"b_tenants": sorted({r["tenant_id"] for r in claimed}), "b_ids": [r["id"] for r in claimed]}
+    bodies: dict[tuple[str, str], bytes] = {}
+    out: dict[str, Prepared | str] = {r["id"]: "gone" for r in claimed}  # no row: the event was purged
+    for row in (await conn.execute(_PREPARE_MANY, params)).all():
+        if row["data"] is None:
+            continue  # "gone": the event was purged by retention
+        if row["endpoint_status"] != "enabled":
+            out[row["id"]] = "endpoint_disabled"
+            continue
+        body_key = (row["tenant_id"], row["event_id"])
+        body = bodies.get(body_key)
+        if body is None:
+            body = bodies[body_key] = event_body(
+                {
+                    "id": row["event_id"],
+                    "type": row["type"],
+                    "createdAt": format_ts(row["ec"]),
+                    "livemode": mode == "live",
+                    "tenantId": row["tenant_id"],
+                    "data": row["data"],
+                }
+            )
+        secrets = _cached_secrets(root, row, now, cache)
+        out[row["id"]] = Prepared(
+            row["id"], row["endpoint_id"], row["url"], body, row["event_id"], row["type"], secrets
+        )
+    return out
+
+
 async def send(ctx: RepositoryContext, p: Prepared, now: datetime) -> tuple[dict[str, str], PostResult]:
     """Sign at the attempt's time and POST through the guard (never raises for network problems)."""
+    return await send_with_policy(p, now, EgressPolicy.for_mode(ctx.settings, ctx.mode))
+
+
+async def send_with_policy(p: Prepared, now: datetime, policy: EgressPolicy) -> tuple[dict[str, str], PostResult]:
     headers = delivery_headers(
         body=p.body,
         event_id=p.event_id,
@@ -134,7 +223,7 @@ async def send(ctx: RepositoryContext, p: Prepared, now: datetime) -> tuple[dict
         t=int(now.timestamp()),
         secrets=p.secrets,
     )
-    result = await guarded_post(p.url, p.body, headers, EgressPolicy.for_mode(ctx.settings, ctx.mode))
+    result = await guarded_post(p.url, p.body, headers, policy)
     return headers, result
 
 
@@ -248,7 +337,11 @@ async def record_attempt(
         if endpoint is not None and endpoint["status"] == "enabled":
             await disable_endpoint(ctx, endpoint, "gone", ended, exclude=p.delivery_id)
     else:
-        if trigger == "automatic":
+        if trigger == "automatic" and delivery["status"] != "pending":
+            # No longer pending while this attempt was in flight (its endpoint was disabled, by an attempt recorded
+            # just before this one): it keeps its status and `lastError`, and gets no next attempt.
+            values.update(next_attempt_at=None, last_error=delivery["last_error"])
+        elif trigger == "automatic":
             automatic = await _automatic_attempts(ctx, p.delivery_id)
             delay = next_delay(automatic, result, ended)
             if delay is None:
@@ -264,6 +357,141 @@ async def record_attempt(
                 values.update(status="failed", next_attempt_at=None, last_error="endpoint_disabled")
     await ctx.conn.execute(update(wd).where(wd.c.tenant_id == ctx.tenant_id, wd.c.id == p.delivery_id).values(**values))
     return attempt
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """One finished attempt waiting to be recorded."""
+
+    tenant_id: str
+    prepared: Prepared
+    headers: dict[str, str]
+    result: PostResult
+    trigger: Trigger
+    started: datetime
+
+    @property
+    def ok(self) -> bool:
+        return self.result.status is not None and 200 <= self.result.status < 300
+
+
+_LOCK_ENDPOINTS: Final = (
+    select(we.c.id, we.c.failing_since)
+    .where(we.c.tenant_id == any_(bindparam("b_tenants")), we.c.id == any_(bindparam("b_ids")))
+    .order_by(we.c.id)
+    .with_for_update()
+    .prefix_with(UNSCOPED)
+)
+_LOCK_DELIVERIES: Final = (
+    select(wd.c.id, wd.c.attempt_count)
+    .where(wd.c.tenant_id == any_(bindparam("b_tenants")), wd.c.id == any_(bindparam("b_ids")))
+    .order_by(wd.c.id)
+    .with_for_update()
+    .prefix_with(UNSCOPED)
+)
+_ATTEMPT_VARYING: Final = [
+    "id",
+    "tenant_id",
+    "delivery_id",
+    "endpoint_id",
+    "attempt_number",
+    "trigger",
+    "started_at",
+    "duration_ms",
+    "request_headers",
+    "response_status",
+    "response_body",
+    "created_at",
+]
+_INSERT_ATTEMPTS: Final = (
+    wa.insert().from_select(_ATTEMPT_VARYING, unnest_rows(wa, _ATTEMPT_VARYING)).prefix_with(UNSCOPED)
+)
+_DELIVERED_SOURCE: Final = unnest_source(
+    [
+        ("id", wd.c.id.type),
+        ("tenant_id", wd.c.tenant_id.type),
+        ("attempt_count", wd.c.attempt_count.type),
+        ("started", wd.c.last_attempt_at.type),
+        ("status_code", wd.c.last_status_code.type),
+        ("ended", wd.c.delivered_at.type),
+    ]
+)
+_MARK_DELIVERED: Final = (
+    update(wd)
+    .where(wd.c.tenant_id == _DELIVERED_SOURCE.c.tenant_id, wd.c.id == _DELIVERED_SOURCE.c.id)
+    .values(
+        status="delivered",
+        attempt_count=_DELIVERED_SOURCE.c.attempt_count,
+        last_attempt_at=_DELIVERED_SOURCE.c.started,
+        last_status_code=_DELIVERED_SOURCE.c.status_code,
+        last_error=None,
+        lease_until=None,
+        replay_queued=False,
+        delivered_at=_DELIVERED_SOURCE.c.ended,
+        next_attempt_at=None,
+        updated_at=_DELIVERED_SOURCE.c.ended,
+    )
+    .prefix_with(UNSCOPED)
+)
+_CLEAR_FAILING: Final = (
+    update(we)
+    .where(we.c.tenant_id == any_(bindparam("b_tenants")), we.c.id == any_(bindparam("b_ids")))
+    .values(failing_since=None)
+    .prefix_with(UNSCOPED)
+)
+
+
+async def lock_for_recording(conn: Connection, sent: list[Sent]) -> tuple[dict[str, DbRow], dict[str, int]]:
+    """Lock the endpoints, then the deliveries, of many attempts (each set in id order, the order every batch
+    recorder takes, after the endpoint → delivery order of `record_attempt`): returns the endpoints by id and the
+    deliveries' attempt counts by id."""
+    tenants = sorted({s.tenant_id for s in sent})
+    endpoint_ids = sorted({s.prepared.endpoint_id for s in sent})
+    delivery_ids = sorted({s.prepared.delivery_id for s in sent})
+    endpoints = await conn.execute(_LOCK_ENDPOINTS, {"b_tenants": tenants, "b_ids": endpoint_ids})
+    deliveries = await conn.execute(_LOCK_DELIVERIES, {"b_tenants": tenants, "b_ids": delivery_ids})
+    return {r["id"]: r for r in endpoints.all()}, {r["id"]: r["attempt_count"] for r in deliveries.all()}
+
+
+async def record_delivered(
+    conn: Connection, sent: list[Sent], endpoints: dict[str, DbRow], counts: dict[str, int]
+) -> None:
+    """`record_attempt` for many 2xx attempts at once, in the caller's transaction after `lock_for_recording`:
+    the attempt rows, the deliveries `delivered`, and `failingSince` cleared on their endpoints — the same rows and
+    values as one `record_attempt` each. A delivery appears at most once in `sent` (one lease, one attempt)."""
+    attempts = []
+    delivered = []
+    for s in sent:
+        p, result = s.prepared, s.result
+        number = counts[p.delivery_id] + 1
+        ended = s.started + timedelta(milliseconds=result.duration_ms)
+        attempts.append(
+            (
+                new_id("wha"),
+                s.tenant_id,
+                p.delivery_id,
+                p.endpoint_id,
+                number,
+                s.trigger,
+                s.started,
+                result.duration_ms,
+                _json_text(s.headers),
+                result.status,
+                result.body[:STORED_BODY_BYTES].decode("utf-8", errors="replace"),
+                ended,
+            )
+        )
+        delivered.append((p.delivery_id, s.tenant_id, number, s.started, result.status, ended))
+    await conn.execute(_INSERT_ATTEMPTS, unnest_params(attempts, _ATTEMPT_VARYING))
+    names = ["id", "tenant_id", "attempt_count", "started", "status_code", "ended"]
+    await conn.execute(_MARK_DELIVERED, unnest_params(delivered, names))
+    failing = sorted({s.prepared.endpoint_id for s in sent} & {k for k, v in endpoints.items() if v["failing_since"]})
+    if failing:
+        await conn.execute(_CLEAR_FAILING, {"b_tenants": sorted({s.tenant_id for s in sent}), "b_ids": failing})
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 async def fail_unsendable(ctx: RepositoryContext, delivery_id: str, reason: str, now: datetime) -> None:
@@ -319,7 +547,9 @@ async def disable_endpoint(
     )
     tenant = (await ctx.conn.execute(select(tenants.c.name).where(tenants.c.id == ctx.tenant_id))).one()
     people = await ctx.conn.execute(
-        select(members.c.email).where(members.c.tenant_id == ctx.tenant_id, members.c.role.in_(("owner", "admin")))
+        select(members.c.id, members.c.email).where(
+            members.c.tenant_id == ctx.tenant_id, members.c.role.in_(("owner", "admin"))
+        )
     )
     why = "it answered 410 Gone" if reason == "gone" else "its deliveries have failed for 5 days"
     for person in people:
@@ -329,7 +559,8 @@ async def disable_endpoint(
             recipient=person["email"],
             channel="email",
             values={"tenant_name": tenant["name"], "endpoint_url": endpoint["url"], "reason": why},
-            dedup_key=f"endpoint_disabled_{endpoint['id']}_{format_ts(at)}",
+            # One key per recipient: (dedup_key, channel) is unique, so a shared key would alert only the first.
+            dedup_key=f"endpoint_disabled_{endpoint['id']}_{format_ts(at)}_{person['id']}",
             tenant_id=ctx.tenant_id,
             at=at,
         )
