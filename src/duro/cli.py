@@ -440,9 +440,11 @@ def oauth_revoke(
 
 
 def _register_subcommands() -> None:
+    from duro.cli_appearance import appearance_app
     from duro.cli_webhooks import webhooks_app
 
     app.add_typer(webhooks_app, name="webhooks")
+    app.add_typer(appearance_app, name="appearance")
 
 
 _register_subcommands()

@@ -1,5 +1,5 @@
 """`duro demo`: the "Demo Store" tenant with plans, customers, cards, a promo code, subscriptions in several
-states (one past due, in dunning) and a test clock, to explore (01 §11).
+states (one past due, in dunning), a test clock and a published appearance, to explore (01 §11).
 
 Development convenience: the demo credentials are kept in `DURO_DATA_DIR/demo.json` (0600) so `make run`
 can print them on every start. Never written in production.
@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import delete
 
+from duro.appearance import service as appearance
 from duro.config import Settings
 from duro.context import RepositoryContext
 from duro.customers.schemas import CustomerCreate
@@ -36,6 +37,12 @@ PLANS: list[dict[str, Any]] = [
     {"name": "Quarterly Plus", "amount": 1_400_000, "interval": "quarter", "maxCycles": 4},
     {"name": "Hourly Sandbox", "amount": 1_000, "interval": "hour", "intervalCount": 6},
 ]
+
+APPEARANCE: dict[str, dict[str, Any]] = {
+    "general": {"brandColor": "#7C3AED", "font": "inter"},
+    "checkout": {"headline": "Join Demo Store", "footerNote": "Cancel any time from the customer portal."},
+    "portal": {"heading": "Your Demo Store plan"},
+}
 
 CUSTOMERS: list[dict[str, Any]] = [
     {
@@ -79,6 +86,7 @@ async def ensure_demo(
         if creds_path.exists():
             saved: dict[str, Any] = json.loads(creds_path.read_text())
             if saved.get("tenant", {}).get("id") == existing.id:
+                await ensure_demo_appearance(db, existing.id)  # demo tenants made before appearance existed
                 return saved
         raise RuntimeError("the demo tenant exists but its credentials are gone; run: duro demo --reset")
 
@@ -103,11 +111,24 @@ async def ensure_demo(
                     await create_customer(ctx, CustomerCreate.model_validate(customer))
     out = made.as_json()
     await seed_billing(db, settings, out["keys"]["test"]["secret"])
+    await ensure_demo_appearance(db, tenant_id)
     if settings.env != "production":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         creds_path.write_text(json.dumps(out, indent=2))
         creds_path.chmod(0o600)
     return out
+
+
+async def ensure_demo_appearance(db: Database, tenant_id: str) -> None:
+    """Publish the demo's branding unless an appearance was already published (so a merchant's own edits to the
+    demo survive re-running `duro demo`)."""
+    async with db.core_transaction() as conn:
+        if (await appearance.get_config(conn, tenant_id))["version"] > 0:
+            return
+        clock = SystemClock()
+        for surface, partial in APPEARANCE.items():
+            await appearance.set_draft(conn, tenant_id, surface, partial, clock=clock)
+        await appearance.publish(conn, tenant_id, actor=CLI_ACTOR, clock=clock)
 
 
 async def seed_billing(db: Database, settings: Settings, secret_key: str) -> None:
