@@ -10,19 +10,25 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from duro.analytics.router import router as analytics_router
+from duro.api.cors import PublicCorsMiddleware
 from duro.api.errors import install_error_handlers
 from duro.api.middleware import MerchantApiMiddleware, RequestIdMiddleware
+from duro.appearance.router import router as appearance_router
+from duro.checkout.public_router import router as checkout_public_router
+from duro.checkout.router import router as checkout_router
 from duro.config import Settings
 from duro.credentials.oauth import router as oauth_router
 from duro.customers.router import router as customers_router
 from duro.db.engine import Database
 from duro.events.router import router as events_router
+from duro.identity.router import router as identity_router
 from duro.invoices.router import router as invoices_router
 from duro.kit.clock import Clock
 from duro.kit.money import configure_currencies
 from duro.kit.phone import configure as configure_phone
 from duro.notifications.router import router as notifications_router
 from duro.ops.router import router as ops_router
+from duro.payment_links.router import router as payment_links_router
 from duro.payment_methods.router import router as payment_methods_router
 from duro.plans.router import router as plans_router
 from duro.promo_codes.router import router as promo_codes_router
@@ -76,20 +82,26 @@ def create_app(settings: Settings, db: Database | None = None, clock: Clock | No
         oauth_router,
         plans_router,
         promo_codes_router,
+        payment_links_router,
         customers_router,
         payment_methods_router,
         subscriptions_router,
         invoices_router,
         test_clocks_router,
         events_router,
+        checkout_router,
+        checkout_public_router,
         notifications_router,
         analytics_router,
         recovery_router,
         settings_router,
+        identity_router,
+        appearance_router,
     ):
         app.include_router(router)
 
     app.add_middleware(MerchantApiMiddleware, runtime_getter=lambda: app.state.runtime)
+    app.add_middleware(PublicCorsMiddleware)  # outside the merchant middleware: preflights need no credential
     app.add_middleware(RequestIdMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from duro.billing.dunning import Decision, RecoverySettings, decide
 from duro.billing.lifecycle import Event
+from duro.checkout.sessions import create_invoice_session
 from duro.context import RepositoryContext
 from duro.customers.repository import CustomerRepository
 from duro.db.repository import DbRow
@@ -133,6 +134,12 @@ async def open_schedule(ctx: RepositoryContext, sub: DbRow, invoice: DbRow, txn:
         )
     ).one()
     await ctx.repo(InvoiceRepository).update_row(invoice["id"], {"dunning_schedule_id": schedule_id, "updated_at": now})
+    # The invoice's hosted payment page: the update link of customers without a phone (04 §4). It lives until the
+    # escalation deadline, or 30 days with `keep`, whose deadline does not end dunning.
+    link_until = (
+        now + timedelta(days=KEEP_LINK_DAYS) if settings.dunning_escalation == "keep" else base["escalation_at"]
+    )
+    await create_invoice_session(ctx, invoice, expires_at=link_until, at=now, test_clock_id=sub["test_clock_id"])
     return Opened(row, next_at)
 
 

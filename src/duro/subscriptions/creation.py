@@ -253,6 +253,19 @@ async def _activate(
 
 
 async def _payment_failed(ctx: RepositoryContext, invoice: DbRow, txn: DbRow) -> None:
+    """The first charge failed: the subscription stays `incomplete` and its invoice gets a hosted payment page until
+    `incompleteExpiresAt` (06 §1 "Invoice payment"), then `subscription_payment_failed`."""
+    from duro.checkout.sessions import create_invoice_session
+
+    sub = await ctx.repo(SubscriptionRepository).get_row(invoice["subscription_id"])
+    if sub is not None and sub["incomplete_expires_at"] is not None and invoice["hosted_payment_url"] is None:
+        now = await business_now(ctx, sub["test_clock_id"])
+        await create_invoice_session(
+            ctx, invoice, expires_at=sub["incomplete_expires_at"], at=now, test_clock_id=sub["test_clock_id"]
+        )
+        fresh = await ctx.repo(InvoiceRepository).get_row(invoice["id"])
+        assert fresh is not None
+        invoice = fresh
     obj, extra = payment_event(invoice, txn, failureCode=txn["failure_code"], nextAttemptAt=None)
     await emit(ctx, Event.SUBSCRIPTION_PAYMENT_FAILED, obj, **extra)
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from duro.analytics.snapshots import snapshot_metrics
 from duro.charges.service import PendingCharge
+from duro.checkout.pay import redrive as redrive_checkout
 from duro.db.engine import MODES, Mode
 from duro.gateway.protocol import ChargeMethod
 from duro.idempotency.store import purge_expired
@@ -71,6 +72,8 @@ async def redrive_pending(runtime: Runtime, mode: Mode, older_than: timedelta = 
                 await finish_renewal(ctx, txn["subscription_id"], txn["id"], outcome, txn["created_at"])
             elif txn["source"] == "merchant_retry":
                 await finish_pay(ctx, txn["id"], outcome)
+            elif txn["source"] in ("checkout", "hosted_invoice"):
+                await redrive_checkout(ctx, txn, outcome)
             elif txn["source"] == "dunning":
                 schedule_id = await schedule_of(ctx, txn["invoice_id"])
                 if schedule_id is None:
