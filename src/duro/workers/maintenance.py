@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from duro.analytics.snapshots import snapshot_metrics
 from duro.charges.service import PendingCharge
+from duro.checkout.expiry import expire_sessions
 from duro.checkout.pay import redrive as redrive_checkout
 from duro.db.engine import MODES, Mode
 from duro.gateway.protocol import ChargeMethod
@@ -123,6 +124,7 @@ async def maintenance_tick(runtime: Runtime) -> int:
         done += await redrive_pending(runtime, mode)
         done += await release_stale_leases(runtime, mode)
         done += await purge_retention(runtime, mode)
+        done += await expire_sessions(runtime, mode)
         done += await redrive_pending_refunds(runtime, mode)
         async with runtime.db.transaction(mode) as conn:
             done += await purge_expired(conn, runtime.clock.now())
