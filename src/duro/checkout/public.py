@@ -8,6 +8,7 @@ from typing import Any, Final
 
 from sqlalchemy import select
 
+from duro.appearance.service import published_for
 from duro.billing.cycles import add_calendar_days
 from duro.checkout.completion import redirect_url
 from duro.checkout.pay import _by_token, customer_context, enabled_rails
@@ -18,7 +19,6 @@ from duro.gateway.simulator_rules import ACCOUNT_NUMBERS, CARD_NUMBERS
 from duro.kit.errors import not_found
 from duro.kit.jsonenc import format_ts
 from duro.models.core import tenants
-from duro.models.identity import store_configs
 from duro.models.plans import plans
 from duro.runtime import Runtime
 
@@ -45,12 +45,9 @@ async def view(runtime: Runtime, token: str) -> dict[str, Any]:
         ctx = customer_context(runtime, conn, session["tenant_id"], mode)
         now = await session_now(ctx, session)
         tenant = (
-            await conn.execute(
-                select(tenants.c.name, tenants.c.slug, store_configs.c.published)
-                .select_from(tenants.outerjoin(store_configs, store_configs.c.tenant_id == tenants.c.id))
-                .where(tenants.c.id == session["tenant_id"])
-            )
+            await conn.execute(select(tenants.c.name, tenants.c.slug).where(tenants.c.id == session["tenant_id"]))
         ).one()
+        published = await published_for(conn, session["tenant_id"])  # effective: defaults and `general` cascaded
         plan = None
         if session["plan_id"] is not None:
             plan = (
@@ -59,7 +56,6 @@ async def view(runtime: Runtime, token: str) -> dict[str, Any]:
                 )
             ).one()
         rails = await enabled_rails(ctx)
-    published = tenant["published"] or {}
     general = published.get("general") or {}
     trial_days = int(plan["trial_days"]) if plan is not None else 0
     payer = (session["result"] or {}).get("payer", {}) if session["status"] != "completed" else {}

@@ -1,0 +1,1 @@
+"""Server-rendered hosted pages: checkout, pay page, store."""
