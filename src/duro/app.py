@@ -31,12 +31,16 @@ from duro.ops.router import router as ops_router
 from duro.payment_links.router import router as payment_links_router
 from duro.payment_methods.router import router as payment_methods_router
 from duro.plans.router import router as plans_router
+from duro.portal.router import router as portal_router
 from duro.promo_codes.router import router as promo_codes_router
 from duro.recovery.router import router as recovery_router
 from duro.runtime import Runtime
 from duro.settings.router import router as settings_router
 from duro.subscriptions.router import router as subscriptions_router
 from duro.test_clocks.router import router as test_clocks_router
+from duro.web.checkout.assets import static_app
+from duro.web.checkout.router import router as web_checkout_router
+from duro.web.pay.router import router as pay_pages_router
 
 API_DESCRIPTION = """Duro merchant API. Authenticate with `Authorization: Bearer sk_test_…` (or an OAuth access
 token); the key's prefix selects test or live mode. Mutating calls accept an `Idempotency-Key` header."""
@@ -97,9 +101,14 @@ def create_app(settings: Settings, db: Database | None = None, clock: Clock | No
         settings_router,
         identity_router,
         appearance_router,
+        portal_router,
+        pay_pages_router,
+        web_checkout_router,
     ):
         app.include_router(router)
 
+    # Hand-written CSS/JS of the hosted pages (no build step); shipped as package data.
+    app.mount("/static", static_app(), name="static")  # web/static + nosniff, JS content type, cache
     app.add_middleware(MerchantApiMiddleware, runtime_getter=lambda: app.state.runtime)
     app.add_middleware(PublicCorsMiddleware)  # outside the merchant middleware: preflights need no credential
     app.add_middleware(RequestIdMiddleware)

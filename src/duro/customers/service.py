@@ -144,6 +144,16 @@ async def set_default_payment_method(ctx: RepositoryContext, row: DbRow, pm_id: 
     return out
 
 
+async def link_identity(ctx: RepositoryContext, customer_id: str, identity_id: str) -> dict[str, Any]:
+    """Link the customer to a phone identity (06 §7, portal `payment-method`), emitting `customer_updated` when
+    it was not linked yet; 409 `identity_conflict` when it is linked to another identity."""
+    row = await _load_for_update(ctx, customer_id)
+    if row.identity_id is not None and row.identity_id != identity_id:
+        raise conflict("identity_conflict", "This customer is linked to another phone")
+    out, _ = await _apply(ctx, row, {"identity_id": identity_id})
+    return out
+
+
 async def blacklist_customer(ctx: RepositoryContext, customer_id: str, body: BlacklistRequest) -> dict[str, Any]:
     row = await _load_for_update(ctx, customer_id)
     changes: dict[str, Any] = {"blacklisted": True, "blacklist_reason": body.reason}

@@ -103,8 +103,11 @@ async def _method_to_charge(
         return None
 
 
-async def prepare_pay(ctx: RepositoryContext, invoice_id: str, body: PayRequest) -> Step | Refused:
-    """First transaction; see the module docstring."""
+async def prepare_pay(
+    ctx: RepositoryContext, invoice_id: str, body: PayRequest, *, source: str = SOURCE
+) -> Step | Refused:
+    """First transaction; see the module docstring. `source` is `portal_retry` when the customer pays from the
+    portal (06 §7); everything else is the same."""
     invoice, sub = await _lock(ctx, invoice_id)
     now = await business_now(ctx, sub["test_clock_id"] if sub is not None else None)
     _check_payable(invoice, sub, now)
@@ -119,7 +122,7 @@ async def prepare_pay(ctx: RepositoryContext, invoice_id: str, body: PayRequest)
     method = await _method_to_charge(ctx, customer, sub, body)
     try:
         # Live mode: the KYC reservation refuses with 403 `kyc_required` and everything rolls back (02 §10).
-        pending, txn = await open_charge(ctx, invoice=invoice, method=method, source=SOURCE, at=now, synchronous=True)
+        pending, txn = await open_charge(ctx, invoice=invoice, method=method, source=source, at=now, synchronous=True)
     except UniqueViolation as exc:  # another path opened a charge for this invoice despite the checks above
         raise _not_payable("A payment for this invoice is in progress") from exc
     if pending is None:  # nothing to charge: the failed attempt is kept and the caller gets its 402

@@ -27,6 +27,9 @@ customers = Table(
     UniqueConstraint("tenant_id", "merchant_ref"),
     Index("ix_customers_tenant_id_email", "tenant_id", "email"),
     Index("ix_customers_tenant_id_phone", "tenant_id", "phone"),
+    # The portal finds a person's customers across every tenant of a mode by phone or identity link (06 §7).
+    Index("ix_customers_phone", "phone", postgresql_where=text("phone IS NOT NULL")),
+    Index("ix_customers_identity_id", "identity_id", postgresql_where=text("identity_id IS NOT NULL")),
     list_index("customers"),
     schema=DATA_SCHEMA,
 )

@@ -71,7 +71,7 @@ async def redrive_pending(runtime: Runtime, mode: Mode, older_than: timedelta = 
                 await finish_create(ctx, txn["subscription_id"], txn["id"], outcome)
             elif txn["source"] == "renewal":
                 await finish_renewal(ctx, txn["subscription_id"], txn["id"], outcome, txn["created_at"])
-            elif txn["source"] == "merchant_retry":
+            elif txn["source"] in ("merchant_retry", "portal_retry"):
                 await finish_pay(ctx, txn["id"], outcome)
             elif txn["source"] in ("checkout", "hosted_invoice"):
                 await redrive_checkout(ctx, txn, outcome)
