@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck bench bench-api bench-renewals bench-analytics bench-webhooks install clean-db
+.PHONY: run test chromium lint typecheck bench bench-api bench-renewals bench-analytics bench-webhooks install clean-db
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,12 @@ run: $(STAMP)
 	$(BIN)/duro serve
 
 ## The whole suite on real PostgreSQL (embedded unless DURO_TEST_DATABASE_URL is set).
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
+
+## Debian's Chromium for tests/browser (apt-get when missing; Playwright's own browsers are never downloaded).
+chromium:
+	@bash scripts/ensure_chromium.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
