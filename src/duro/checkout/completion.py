@@ -20,7 +20,7 @@ from duro.checkout.serializers import session_json
 from duro.context import RepositoryContext
 from duro.customers.repository import CustomerRepository
 from duro.customers.schemas import CustomerCreate
-from duro.customers.service import create_customer, set_default_payment_method
+from duro.customers.service import create_customer, link_identity, set_default_payment_method
 from duro.db.repository import DbRow
 from duro.events.service import emit
 from duro.invoices.payments import payment_event
@@ -31,6 +31,7 @@ from duro.kit.ids import new_id
 from duro.kit.jsonenc import format_ts
 from duro.models.billing import transactions
 from duro.models.checkout import checkout_sessions as cs
+from duro.models.customers import customers
 from duro.models.payment_methods import payment_methods as pm
 from duro.notifications.outbox import queue_receipts
 from duro.payment_methods.chargeable import is_chargeable_by
@@ -51,21 +52,39 @@ def redirect_url(success_url: str | None, session_id: str) -> str | None:
 
 
 async def _customer(ctx: RepositoryContext, session: DbRow, payer: dict[str, Any]) -> DbRow:
-    """The session's customer, else a new customer from the payer's details (`customer_created`)."""
+    """The session's customer, else the tenant's customer linked to the presenting identity, else a new customer
+    from the payer's details (`customer_created`). With an identity, an unlinked customer is linked to it
+    (`customer_updated`): the person consented by verifying their phone and paying (06 §3 step 9)."""
     repo = ctx.repo(CustomerRepository)
-    if session["customer_id"] is not None:
-        row = await repo.get_row(session["customer_id"], for_update=True)
-        assert row is not None  # customers are never deleted
-        return row
+    identity_id: str | None = payer.get("identityId")
+    customer_id: str | None = session["customer_id"]
+    if customer_id is None and identity_id is not None:
+        linked = (
+            await ctx.conn.execute(
+                select(customers.c.id)
+                .where(customers.c.tenant_id == ctx.tenant_id, customers.c.identity_id == identity_id)
+                .order_by(customers.c.created_at, customers.c.id)
+                .limit(1)
+            )
+        ).first()
+        customer_id = linked["id"] if linked is not None else None
+    if customer_id is None:
+        customer_id = await _new_customer(ctx, session, payer)
+    if identity_id is not None:
+        await link_identity(ctx, customer_id, identity_id)
+    row = await repo.get_row(customer_id, for_update=True)
+    assert row is not None  # customers are never deleted
+    return row
+
+
+async def _new_customer(ctx: RepositoryContext, session: DbRow, payer: dict[str, Any]) -> str:
     body = CustomerCreate(
         email=payer.get("email") or session["customer_email"],
         phone=payer.get("phone") or session["customer_phone"],
         name=payer.get("name"),
     )
     made = await create_customer(ctx, body)
-    row = await repo.get_row(made["id"], for_update=True)
-    assert row is not None
-    return row
+    return str(made["id"])
 
 
 async def _attach(ctx: RepositoryContext, customer: DbRow, method: DbRow | None, at: datetime) -> DbRow | None:

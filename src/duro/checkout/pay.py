@@ -274,7 +274,10 @@ async def _begin(
             await conn.execute(
                 update(cs)
                 .where(cs.c.tenant_id == ctx.tenant_id, cs.c.id == session["id"])
-                .values(result={"payer": payer, "methodId": method["id"]}, updated_at=now)
+                .values(
+                    result={"payer": {**payer, "identityId": who.id if who else None}, "methodId": method["id"]},
+                    updated_at=now,
+                )
                 .returning(cs)
             )
         ).one()
