@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from tests.checkout.harness import GOOD, GOOD_ACCOUNT, NSF, STOLEN, card, count, pay, plan, session
 from tests.http_assertions import err, ok
 
@@ -158,3 +160,33 @@ async def test_bad_details_are_refused(client: Any, tenant: Any) -> None:
     assert (await pay(client, s["token"], card(GOOD))).status_code == 422  # no email or phone
     r = await pay(client, s["token"], {"rail": "card", "paymentMethodId": "pm_01AAAAAAAAAAAAAAAAAAAAAAAA"})
     err(r, 401, "unauthorized", "missing_credential")
+
+
+@pytest.mark.parametrize(
+    ("number", "outcome"),
+    [
+        ("4242424242424242", "completed"),
+        ("5555555555554444", "completed"),
+        ("4000000000000051", "insufficient_funds"),
+        ("4000000000000054", "expired_card"),
+        ("4000000000000005", "do_not_honor"),
+        ("4000000000000119", "stolen_card"),
+        ("4000000000000078", "card_not_supported"),
+        ("4000000000000096", "processor_error"),
+        ("4000000000000408", "timeout"),
+        ("4000000000000341", "processor_error"),  # flaky: fails on the first attempt of the reference
+    ],
+)
+async def test_each_simulator_outcome(client: Any, tenant: Any, db: Any, number: str, outcome: str) -> None:
+    p = await plan(client, tenant)
+    s = ok(await session(client, tenant, planId=p["id"], customerEmail="ada@example.com"), 201)
+    r = await pay(client, s["token"], card(number))
+    got = ok(await client.get(f"/v1/checkout/sessions/{s['id']}", headers=tenant.auth()))
+    if outcome == "completed":
+        assert r.json()["status"] == "completed"
+        assert got["status"] == "completed"
+        return
+    assert r.status_code == 402, r.text
+    assert r.json()["error"]["reason"] == outcome
+    assert (got["status"], got["lastPaymentError"]["code"], got["subscriptionId"]) == ("pending", outcome, None)
+    assert await count(db, "SELECT count(*) FROM sandbox.subscriptions WHERE tenant_id = :t", t=tenant.id) == 0
