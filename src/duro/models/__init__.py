@@ -7,6 +7,7 @@ from duro.models import (  # noqa: F401
     core,
     credentials,
     customers,
+    dashboard,
     events,
     idempotency,
     identity,
