@@ -19,6 +19,7 @@ from duro.checkout.router import router as checkout_router
 from duro.config import Settings
 from duro.credentials.oauth import router as oauth_router
 from duro.customers.router import router as customers_router
+from duro.dashboard.router import install_dashboard
 from duro.db.engine import Database
 from duro.events.router import router as events_router
 from duro.identity.router import router as identity_router
@@ -106,6 +107,7 @@ def create_app(settings: Settings, db: Database | None = None, clock: Clock | No
         web_checkout_router,
     ):
         app.include_router(router)
+    install_dashboard(app)  # /dashboard account pages (02 §4) and their redirect/403 interrupts
 
     # Hand-written CSS/JS of the hosted pages (no build step); shipped as package data.
     app.mount("/static", static_app(), name="static")  # web/static + nosniff, JS content type, cache

@@ -7,6 +7,7 @@ so it runs in a single transaction, switching the connection's schema map betwee
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ from duro.config import Settings
 from duro.context import Actor, RepositoryContext
 from duro.credentials.service import create_api_key
 from duro.db.engine import MODES, Database, Mode
-from duro.db.executor import UniqueViolation
+from duro.db.executor import Connection, UniqueViolation
 from duro.db.repository import DbRow
 from duro.kit.clock import Clock
 from duro.kit.errors import Detail, conflict, validation
@@ -77,7 +78,10 @@ async def provision_tenant(
     slug: str | None = None,
     currency: str = "NGN",
     actor: Actor = CLI_ACTOR,
+    within: Callable[[Connection, DbRow, DbRow], Awaitable[None]] | None = None,
 ) -> ProvisionedTenant:
+    """`within(conn, tenant, owner)` runs last in the same transaction (dashboard signup: audit, welcome
+    notification and the first session), so they commit or roll back with the tenant."""
     name = name.strip()
     problems: list[Detail] = []
     if not 2 <= len(name) <= 120:
@@ -143,4 +147,6 @@ async def provision_tenant(
             secret = await create_api_key(ctx, "secret", "Default secret key")
             publishable = await create_api_key(ctx, "publishable", "Default publishable key")
             keys[mode] = {"secret": secret.plaintext, "publishable": publishable.plaintext}
+        if within is not None:
+            await within(conn, tenant, owner)
     return ProvisionedTenant(tenant, owner, password, keys)
