@@ -6,14 +6,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import TIMESTAMP, Select, cast, insert, literal, select, update
+from sqlalchemy import TIMESTAMP, Select, cast, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from duro.audit.service import record_core
 from duro.context import Actor
 from duro.db.executor import Connection
 from duro.db.repository import DbRow, storable
-from duro.kit.ids import new_id
-from duro.models.core import audit_logs, tenants
+from duro.models.core import tenants
 from duro.models.identity import store_configs
 
 
@@ -103,22 +103,17 @@ class StoreConfigStore:
     ) -> None:
         """An audit entry (02 §9) with `mode` null: the appearance belongs to no mode. (`duro.audit.record` takes
         a mode-bound RepositoryContext, which the mode-agnostic dashboard and CLI writes here do not have.)"""
-        await self.conn.execute(
-            insert(audit_logs).values(
-                id=new_id("aud"),
-                tenant_id=tenant_id,
-                at=at,
-                actor_type=actor.type,
-                actor_id=actor.id,
-                actor_label=actor.label,
-                action=action,
-                target_type="appearance",
-                target_id=tenant_id,
-                mode=None,
-                before=before,
-                after=after,
-                ip=ip,
-                user_agent=(user_agent or "")[:512] or None,
-                request_id=request_id,
-            )
+        await record_core(
+            self.conn,
+            tenant_id,
+            action,
+            at=at,
+            actor=actor,
+            target_type="appearance",
+            target_id=tenant_id,
+            before=before,
+            after=after,
+            ip=ip,
+            user_agent=user_agent,
+            request_id=request_id,
         )

@@ -29,14 +29,9 @@ from duro.db.engine import Mode
 from duro.db.executor import UniqueViolation
 from duro.db.repository import DbRow
 from duro.events.service import emit
-from duro.gateway.protocol import CARD, RAILS, ChargeMethod, ChargeOutcome
-from duro.gateway.simulator import TOKEN_PREFIX
+from duro.gateway.protocol import RAILS, ChargeMethod, ChargeOutcome
 from duro.gateway.simulator_rules import (
-    BANK_NAME,
-    card_brand,
     card_expired,
-    fingerprint,
-    last4,
     lookup,
     normalize_number,
 )
@@ -49,6 +44,7 @@ from duro.models.customers import customers
 from duro.models.identity import store_configs
 from duro.models.payment_methods import payment_methods as pm
 from duro.models.plans import plans
+from duro.payment_methods.instruments import simulator_method_values
 from duro.promo_codes.repository import PromoCodeRepository
 from duro.promo_codes.service import unavailable_reason
 from duro.runtime import Runtime
@@ -182,20 +178,14 @@ async def _new_method(
         number, path = body.account.number, "account.number"
     if lookup(body.rail, number) is None:
         raise invalid_field(path, "not a simulator test number (03 §2)", "unknown_test_number")
-    fp = fingerprint(body.rail, number)
-    values: dict[str, Any] = {
-        "id": new_id("pm"),
-        "rail": body.rail,
-        "brand": card_brand(number) if body.rail == CARD else None,
-        "last4": last4(number),
-        "exp_month": body.card.exp_month if body.card is not None else None,
-        "exp_year": body.card.exp_year if body.card is not None else None,
-        "bank_name": None if body.rail == CARD else BANK_NAME,
-        "gateway_token": TOKEN_PREFIX + number,
-        "fingerprint": fp,
-        "created_at": now,
-        "updated_at": now,
-    }
+    values = simulator_method_values(
+        body.rail,
+        number,
+        exp_month=body.card.exp_month if body.card is not None else None,
+        exp_year=body.card.exp_year if body.card is not None else None,
+        now=now,
+    )
+    fp = values["fingerprint"]
     if body.save_to_phone:
         if who is None or body.phone is None or body.phone != who.phone:
             raise invalid_field("saveToPhone", "needs a verified phone equal to phone", "identity_required")

@@ -8,12 +8,13 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from duro.audit.service import record_core
 from duro.context import Actor
 from duro.db.executor import Connection
 from duro.db.repository import DbRow
 from duro.kit.crypto import sha256_hex
 from duro.kit.ids import new_id
-from duro.models.core import audit_logs, members, tenants
+from duro.models.core import members, tenants
 from duro.models.dashboard import password_resets
 
 
@@ -83,24 +84,18 @@ class AccountStore:
         after: dict[str, Any] | None = None,
     ) -> None:
         """A core audit entry (02 §9) with `mode` null: accounts belong to no mode."""
-        await self.conn.execute(
-            insert(audit_logs).values(
-                id=new_id("aud"),
-                tenant_id=tenant_id,
-                at=at,
-                actor_type=actor.type,
-                actor_id=actor.id,
-                actor_label=actor.label,
-                action=action,
-                target_type=target_type,
-                target_id=target_id,
-                mode=None,
-                before=None,
-                after=after,
-                ip=meta.ip,
-                user_agent=(meta.user_agent or "")[:512] or None,
-                request_id=meta.request_id,
-            )
+        await record_core(
+            self.conn,
+            tenant_id,
+            action,
+            at=at,
+            actor=actor,
+            target_type=target_type,
+            target_id=target_id,
+            after=after,
+            ip=meta.ip,
+            user_agent=meta.user_agent,
+            request_id=meta.request_id,
         )
 
 

@@ -15,14 +15,9 @@ from typing import Any, Final
 from duro.config import Settings
 from duro.db.executor import Connection
 from duro.db.repository import DbRow
-from duro.gateway.protocol import CARD
-from duro.gateway.simulator import TOKEN_PREFIX
 from duro.gateway.simulator_rules import (
-    BANK_NAME,
-    card_brand,
     card_expired,
     fingerprint,
-    last4,
     lookup,
     normalize_number,
 )
@@ -35,6 +30,7 @@ from duro.kit.ids import new_id
 from duro.kit.jsonenc import format_ts
 from duro.kit.phone import normalize_phone
 from duro.notifications.outbox import notify_platform
+from duro.payment_methods.instruments import simulator_method_values
 from duro.payment_methods.service import MAX_METHODS_PER_OWNER, payment_method_json
 
 CODE_TTL: Final = timedelta(minutes=10)
@@ -211,22 +207,14 @@ async def add_method(
             "payment_method_limit_reached",
             f"An identity holds at most {MAX_METHODS_PER_OWNER} payment methods per mode; delete one first",
         )
-    method = await repo.insert_if_new(
-        {
-            "id": new_id("pm"),
-            "status": "active",
-            "rail": rail,
-            "brand": card_brand(number) if rail == CARD else None,
-            "last4": last4(number),
-            "exp_month": card.exp_month if card is not None else None,
-            "exp_year": card.exp_year if card is not None else None,
-            "bank_name": None if rail == CARD else BANK_NAME,
-            "gateway_token": TOKEN_PREFIX + number,
-            "fingerprint": fp,
-            "created_at": now,
-            "updated_at": now,
-        }
+    values = simulator_method_values(
+        rail,
+        number,
+        exp_month=card.exp_month if card is not None else None,
+        exp_year=card.exp_year if card is not None else None,
+        now=now,
     )
+    method = await repo.insert_if_new({**values, "status": "active"})
     if method is None:  # a path that does not lock the identity saved it meanwhile: answer that one
         method = await repo.by_fingerprint(fp)
         assert method is not None

@@ -14,19 +14,13 @@ from duro.context import RepositoryContext
 from duro.customers.repository import CustomerRepository
 from duro.customers.service import set_default_payment_method
 from duro.db.repository import DbRow
-from duro.gateway.protocol import CARD
-from duro.gateway.simulator import TOKEN_PREFIX
 from duro.gateway.simulator_rules import (
-    BANK_NAME,
-    card_brand,
     card_expired,
     fingerprint,
-    last4,
     lookup,
     normalize_number,
 )
 from duro.kit.errors import conflict, forbidden, invalid_field, not_found
-from duro.kit.ids import new_id
 from duro.kit.jsonenc import format_ts
 from duro.payment_methods.chargeable import (
     charge_method,
@@ -41,6 +35,7 @@ from duro.payment_methods.chargeable import (
     resolve_method,
     unusable,
 )
+from duro.payment_methods.instruments import simulator_method_values
 from duro.payment_methods.repository import PaymentMethodRepository
 from duro.payment_methods.schemas import PaymentMethodCreate
 
@@ -133,23 +128,14 @@ async def add_test_method(
                 f"A customer holds at most {MAX_METHODS_PER_OWNER} payment methods; delete one first",
             )
         now = ctx.clock.now()
-        method = await repo.insert_if_new(
-            {
-                "id": new_id("pm"),
-                "customer_id": customer["id"],
-                "status": "active",
-                "rail": rail,
-                "brand": card_brand(number) if rail == CARD else None,
-                "last4": last4(number),
-                "exp_month": card.exp_month if card is not None else None,
-                "exp_year": card.exp_year if card is not None else None,
-                "bank_name": None if rail == CARD else BANK_NAME,
-                "gateway_token": TOKEN_PREFIX + number,
-                "fingerprint": fp,
-                "created_at": now,
-                "updated_at": now,
-            }
+        values = simulator_method_values(
+            rail,
+            number,
+            exp_month=card.exp_month if card is not None else None,
+            exp_year=card.exp_year if card is not None else None,
+            now=now,
         )
+        method = await repo.insert_if_new({**values, "customer_id": customer["id"], "status": "active"})
         # The customer lock makes a concurrent duplicate impossible here; should another path attach the same
         # number without that lock, the unique index still decides and the existing method is answered.
         created = method is not None
