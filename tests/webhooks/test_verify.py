@@ -85,6 +85,8 @@ def test_import_loads_no_server_dependency() -> None:
     assert {m for m in loaded if m.split(".")[0] in SERVER_MODULES} == set()
     assert {m for m in loaded if m.split(".")[0] == "duro"} == {
         "duro",
+        "duro.kit",
+        "duro.kit.clock",  # the one system-clock reader; standard library only
         "duro.webhooks",
         "duro.webhooks.verify",
         "duro.webhooks.signing",

@@ -21,9 +21,11 @@ import binascii
 import hashlib
 import hmac
 import json
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
+
+# The house's one reader of the system clock; like this module it needs only the standard library.
+from duro.kit.clock import epoch_seconds
 
 __all__ = ["WebhookVerificationError", "verify"]
 
@@ -177,7 +179,7 @@ def verify(
         raise WebhookVerificationError("invalid_secret", str(exc)) from None
 
     # 3. Timestamp tolerance, both directions; the boundary itself is accepted.
-    current = int(time.time()) if now is None else now
+    current = int(epoch_seconds()) if now is None else now
     if abs(current - int(timestamp)) > tolerance:
         raise WebhookVerificationError("timestamp_outside_tolerance", "timestamp outside the tolerance")
 
