@@ -10,10 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from duro.app import create_app
 from duro.config import Settings
+from duro.dashboard.sessions import SESSION_COOKIE, SessionStore, csrf_token
 from duro.db.engine import Database
 from duro.kit.clock import FrozenClock
 from duro.kit.ids import new_id
@@ -102,3 +103,69 @@ async def audit_actions(db: Database, tenant_id: str) -> list[str]:
     async with db.core_transaction() as conn:
         stmt = select(audit_logs.c.action).where(audit_logs.c.tenant_id == tenant_id).order_by(audit_logs.c.id)
         return [r.action for r in (await conn.execute(stmt)).all()]
+
+
+# --- signed-in screens ---
+
+
+class Dash:
+    """A signed-in dashboard client: the session row is written directly (state `active`, the role chosen), so
+    screen tests need no password hashing or TOTP round trips. `post` adds the session's CSRF token."""
+
+    def __init__(self, client: httpx.AsyncClient, settings: Settings, session_id: str, member: Member) -> None:
+        self.client = client
+        self.member = member
+        self.session_id = session_id
+        self.csrf = csrf_token(settings, session_id)
+
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.client.get(path, **kwargs)
+
+    async def post(self, path: str, data: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
+        return await self.client.post(path, data={"csrf_token": self.csrf, **(data or {})}, **kwargs)
+
+    async def switch(self, mode: str) -> None:
+        response = await self.post("/dashboard/mode", {"mode": mode, "next": "/dashboard"})
+        assert response.status_code == 303, response.text
+
+
+@pytest.fixture
+async def dash_as(db: Database, settings: Settings, clock: FrozenClock, add_member: Any) -> AsyncIterator[Any]:
+    """`await dash_as(tenant, "finance")` → a `Dash` for a new member of that role (owners are the tenant's owner
+    row). Each call gets its own client and cookie jar on one shared app."""
+    app = create_app(settings, db=db, clock=clock)
+    clients: list[httpx.AsyncClient] = []
+
+    async def make(tenant: TenantKeys, role: str = "owner", mode: str = "test") -> Dash:
+        if role == "owner":
+            async with db.core_transaction() as conn:
+                row = (
+                    await conn.execute(
+                        select(members.c.id, members.c.email).where(
+                            members.c.tenant_id == tenant.id, members.c.role == "owner"
+                        )
+                    )
+                ).one()
+                await conn.execute(
+                    update(members).where(members.c.id == row.id).values(totp_secret_enc=b"x", totp_enabled_at=NOW)
+                )
+            member = Member(row.id, row.email, tenant.id)
+        else:
+            member = await add_member(tenant, f"{role}.{new_id('m')[-6:].lower()}@example.com", role, role == "admin")
+        async with db.core_transaction() as conn:
+            token = await SessionStore(conn).create(
+                member_id=member.id, tenant_id=tenant.id, state="active", now=clock.now(), ip=None, user_agent=None
+            )
+            session_id = (await conn.execute(select(sessions.c.id).where(sessions.c.member_id == member.id))).scalar()
+            if mode != "test":
+                await conn.execute(update(sessions).where(sessions.c.id == session_id).values(current_mode=mode))
+        c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+        c.cookies.set(SESSION_COOKIE, token)
+        clients.append(c)
+        assert session_id is not None
+        return Dash(c, settings, session_id, member)
+
+    yield make
+    for c in clients:
+        await c.aclose()
+    await app.state.runtime.close()

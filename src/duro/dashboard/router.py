@@ -1,4 +1,4 @@
-"""Dashboard account pages (02 §4, 07 §2): signup, login, logout, password reset, the home placeholder and
+"""Dashboard account pages (02 §4, 07 §2): signup, login, logout, password reset and
 two-factor enrolment and verification (02 §5). Server-rendered forms; no JavaScript needed."""
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from duro.dashboard.pages import (
     with_presession_cookie,
 )
 from duro.dashboard.repository import RequestMeta
+from duro.dashboard.screens import screen_routers
 from duro.dashboard.sessions import SESSION_COOKIE, DashboardSession, SessionStore, csrf_token
 from duro.kit.errors import DuroError
 from duro.kit.ratelimit import per
@@ -46,6 +47,8 @@ def install_dashboard(app: FastAPI) -> None:
     dummy_hash()
     install_page_interrupts(app)
     app.include_router(router)
+    for screens in screen_routers():
+        app.include_router(screens)
 
 
 def _meta(request: Request) -> RequestMeta:
@@ -65,11 +68,6 @@ def _presession_page(request: Request, template: str, status: int = 200, **conte
     token = presession_csrf(request)
     response = page(settings, template, {**context, "csrf_token": token, "allow_signup": settings.allow_signup}, status)
     return with_presession_cookie(request, response, token)
-
-
-def _session_page(request: Request, session: DashboardSession, template: str, **context: object) -> Response:
-    settings = runtime_of(request).settings
-    return page(settings, template, {**context, "session": session, "csrf_token": csrf_token(settings, session.id)})
 
 
 # --- signup ---
@@ -182,15 +180,6 @@ async def logout(request: Request) -> Response:
     response = redirect("/dashboard/login")
     clear_session_cookie(request, response)
     return response
-
-
-# --- home ---
-
-
-@router.get("")
-async def home(request: Request) -> Response:
-    session = await require_session(request)
-    return _session_page(request, session, "home.html")
 
 
 def _enrol_page(

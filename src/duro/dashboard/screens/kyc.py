@@ -1,0 +1,7 @@
+"""Dashboard screens: kyc (07 §3). Not built yet."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/dashboard", include_in_schema=False)

@@ -1,0 +1,59 @@
+"""The signed-in shell (07 §1, §10): layout, nav by permission, mode switch with the test banner, flash, 403 page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import TenantKeys
+
+
+async def test_overview_shows_the_test_banner_and_the_mode_switch(tenant: TenantKeys, dash_as: Any) -> None:
+    dash = await dash_as(tenant, "owner")
+    page = await dash.get("/dashboard")
+    assert page.status_code == 200
+    assert 'data-testid="test-banner"' in page.text
+    assert 'action="/dashboard/mode"' in page.text
+    assert "Test clocks" in page.text  # test-only nav item
+
+
+async def test_switching_to_live_hides_the_banner_and_flashes_once(tenant: TenantKeys, dash_as: Any) -> None:
+    dash = await dash_as(tenant, "owner")
+    answer = await dash.post("/dashboard/mode", {"mode": "live", "next": "/dashboard/plans/pln_123abc"})
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/dashboard/plans"  # an object of the other mode does not exist there
+    page = await dash.get("/dashboard")
+    assert 'data-testid="test-banner"' not in page.text
+    assert "Live mode: you are now viewing live data." in page.text
+    assert "Test clocks" not in page.text
+    again = await dash.get("/dashboard")
+    assert "you are now viewing" not in again.text  # the flash shows once
+
+
+async def test_mode_switch_needs_the_csrf_token(tenant: TenantKeys, dash_as: Any) -> None:
+    dash = await dash_as(tenant, "read_only")
+    refused = await dash.client.post("/dashboard/mode", data={"mode": "live"})
+    assert refused.status_code == 403
+    assert "csrf" in refused.text.lower() or "expired" in refused.text
+    assert 'data-testid="test-banner"' in (await dash.get("/dashboard")).text
+
+
+async def test_a_forged_flash_cookie_is_ignored(tenant: TenantKeys, dash_as: Any) -> None:
+    dash = await dash_as(tenant, "owner")
+    dash.client.cookies.set("duro_flash", "eyJtIjoiSGFja2VkIiwiayI6ImluZm8ifQ.bad", path="/dashboard")
+    page = await dash.get("/dashboard")
+    assert "Hacked" not in page.text
+
+
+async def test_nav_hides_the_audit_log_from_members_without_member_manage(tenant: TenantKeys, dash_as: Any) -> None:
+    finance = await dash_as(tenant, "finance")
+    assert "Audit log" not in (await finance.get("/dashboard")).text
+    admin = await dash_as(tenant, "admin")
+    assert "Audit log" in (await admin.get("/dashboard")).text
+
+
+async def test_signed_out_requests_go_to_login(tenant: TenantKeys, dash_as: Any) -> None:
+    dash = await dash_as(tenant, "owner")
+    dash.client.cookies.clear()
+    answer = await dash.get("/dashboard?x=1")
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/dashboard/login?next=")
