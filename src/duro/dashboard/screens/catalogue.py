@@ -1,7 +1,13 @@
-"""Dashboard screens: catalogue (07 §3). Not built yet."""
+"""Dashboard screens: catalogue (07 §3) — plans, promo codes and payment links, one module per screen, joined here
+because the screen registry imports `catalogue.router` only."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-router = APIRouter(prefix="/dashboard", include_in_schema=False)
+from duro.dashboard.screens import catalogue_links, catalogue_plans, catalogue_promos
+
+router = APIRouter(include_in_schema=False)
+router.include_router(catalogue_plans.router)
+router.include_router(catalogue_promos.router)
+router.include_router(catalogue_links.router)

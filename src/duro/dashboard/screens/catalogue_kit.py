@@ -1,0 +1,97 @@
+"""Small helpers shared by the catalogue and customer screens: list paging, page-friendly errors, form values."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from starlette.datastructures import FormData
+
+from duro.context import RepositoryContext
+from duro.dashboard.pages import fail
+from duro.dashboard.shell import DashCall, field_errors, integer, major_to_minor, text
+from duro.kit.errors import DuroError
+from duro.kit.pagination import PageRequest
+
+T = TypeVar("T")
+
+PAGE_SIZE = 20
+
+
+def page_request(call: DashCall) -> PageRequest:
+    """The API's keyset page (01 §7) from the `cursor` query parameter, 20 per page (07 §1)."""
+    cursor = call.request.query_params.get("cursor") or None
+    return PageRequest(limit=PAGE_SIZE, cursor=cursor)
+
+
+def bool_filter(raw: str | None) -> bool | None:
+    """`active=true|false` as the /v1 lists take it; anything else means "no filter"."""
+    return {"true": True, "false": False}.get(raw or "")
+
+
+async def load(call: DashCall, fn: Callable[[RepositoryContext], Awaitable[T]]) -> T:
+    """A read whose DuroError (unknown id, bad cursor) becomes the dashboard's error page, not the API envelope."""
+    try:
+        return await call.read(fn)
+    except DuroError as exc:
+        raise fail(call.request, exc.status, exc.reason or exc.code, exc.message) from exc
+
+
+def inline_errors(exc: DuroError, folds: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`field_errors`, with nested paths (`metadata.key`, `testCard.number`) shown next to the form field that
+    holds them; the first issue per field wins."""
+    out: dict[str, str] = {}
+    for path, issue in field_errors(exc).items():
+        name = (folds or {}).get(path, path.split(".")[0])
+        out.setdefault(name, issue if name == path or name == "_form" else f"{path}: {issue}")
+    return out
+
+
+def metadata_text(metadata: Mapping[str, Any] | None) -> str:
+    """A metadata object as the `key=value` lines the forms take (the inverse of `metadata_from`)."""
+    return "\n".join(f"{k}={v}" for k, v in (metadata or {}).items())
+
+
+def amount_field(form: FormData, name: str) -> int | str | None:
+    return major_to_minor(text(form, name))
+
+
+def minor_to_major(amount: int | None) -> str:
+    """Minor units back to the "5000.00" a merchant typed (edit forms re-show stored amounts)."""
+    if amount is None:
+        return ""
+    sign = "-" if amount < 0 else ""
+    whole, frac = divmod(abs(amount), 100)
+    return f"{sign}{whole}.{frac:02d}"
+
+
+def timestamp_field(form: FormData, name: str) -> str | None:
+    """A `datetime-local` value is read as UTC (the form says so): `2025-04-01T12:00` → `2025-04-01T12:00:00Z`,
+    so the API model (which refuses naive times) accepts it. Values with an offset pass unchanged."""
+    raw = text(form, name)
+    if not raw:
+        return None
+    has_zone = raw.endswith(("Z", "z")) or (len(raw) > 10 and ("+" in raw[10:] or "-" in raw[10:]))
+    if has_zone:
+        return raw
+    return raw + (":00Z" if raw.count(":") == 1 else "Z")
+
+
+def local_input(stamp: str | None) -> str:
+    """An API timestamp (`2025-04-01T12:00:00.000Z`) as a `datetime-local` value in UTC."""
+    return stamp[:16] if stamp else ""
+
+
+__all__ = [
+    "PAGE_SIZE",
+    "amount_field",
+    "bool_filter",
+    "inline_errors",
+    "integer",
+    "load",
+    "local_input",
+    "metadata_text",
+    "minor_to_major",
+    "page_request",
+    "timestamp_field",
+]
