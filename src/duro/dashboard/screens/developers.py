@@ -1,7 +1,207 @@
-"""Dashboard screens: developers (07 §3). Not built yet."""
+"""Dashboard screens: API keys and OAuth clients (07 §3, §12; 02 §3).
+
+Keys and clients are machine credentials of the tenant and the session's current mode (scope `*`, 02 §1); the
+member who creates one gets nothing extra. They are minted by the same services as `duro keys` / `duro oauth`, so
+only hashes are stored; the plaintext is rendered once, in the answer to the creating POST (never a redirect or a
+flash, which would put it in a cookie), with `Cache-Control: no-store` so no cache keeps that page.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any, Final
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from duro.audit.service import record
+from duro.context import RepositoryContext
+from duro.credentials.repository import ApiKeyRepository, OAuthClientRepository
+from duro.credentials.service import (
+    MAX_UNREVOKED_KEYS,
+    api_key_json,
+    create_api_key,
+    create_oauth_client,
+    oauth_client_json,
+    revoke_api_key,
+    revoke_oauth_client,
+)
+from duro.dashboard.shell import DashCall, dash, dash_post, field_errors, text
+from duro.kit.errors import Detail, DuroError, validation
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
+
+KEYS_PATH: Final = "/dashboard/developers/api-keys"
+CLIENTS_PATH: Final = "/dashboard/developers/oauth-clients"
+KEY_KINDS: Final = (
+    ("secret", "Secret key (sk_) — server-side, full API access"),
+    ("publishable", "Publishable key (pk_) — checkout sessions from a browser"),
+)
+MAX_NAME: Final = 80
+NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def _check_name(name: str) -> None:
+    if len(name) > MAX_NAME:
+        raise validation("name: too long", [Detail("name", f"must be at most {MAX_NAME} characters")])
+
+
+def _no_store(response: Response) -> Response:
+    response.headers.update(NO_STORE)
+    return response
+
+
+# --- API keys ---
+
+
+async def _keys(ctx: RepositoryContext) -> list[dict[str, Any]]:
+    return [api_key_json(r) for r in await ctx.repo(ApiKeyRepository).list_all()]
+
+
+async def _keys_page(call: DashCall, status: int = 200, **context: Any) -> Response:
+    keys = await call.read(_keys)
+    unrevoked = sum(1 for k in keys if k["revokedAt"] is None)
+    return await call.screen(
+        "screens/developers/api_keys.html",
+        status,
+        keys=keys,
+        unrevoked=unrevoked,
+        max_keys=MAX_UNREVOKED_KEYS,
+        kinds=KEY_KINDS,
+        errors=context.pop("errors", {}),
+        values=context.pop("values", {}),
+        created=context.pop("created", None),
+        secret_once=context.pop("secret_once", None),
+        **context,
+    )
+
+
+@router.get("/developers/api-keys")
+async def api_keys(request: Request) -> Response:
+    call = await dash(request)
+    return await _keys_page(call)
+
+
+@router.post("/developers/api-keys")
+async def api_key_create(request: Request) -> Response:
+    call, form = await dash_post(request, "api_key.create")
+    name, kind = text(form, "name"), text(form, "kind")
+    values = {"name": name, "kind": kind}
+
+    async def create(ctx: RepositoryContext) -> tuple[dict[str, Any], str]:
+        if kind not in ("secret", "publishable"):
+            raise validation("kind: invalid", [Detail("kind", "must be secret or publishable")])
+        _check_name(name)
+        made = await create_api_key(ctx, kind, name or None)  # type: ignore[arg-type]
+        out = api_key_json(made.row)
+        after = {k: out[k] for k in ("kind", "name", "prefix", "last4")}
+        await record(ctx, "api_key.created", target_type="api_key", target_id=out["id"], after=after)
+        return out, made.plaintext
+
+    try:
+        key, plaintext = await call.write(create)
+    except DuroError as exc:
+        return _no_store(
+            await _keys_page(call, 409 if exc.status == 409 else 422, errors=field_errors(exc), values=values)
+        )
+    return _no_store(await _keys_page(call, 201, created=key, secret_once=plaintext))
+
+
+@router.post("/developers/api-keys/{key_id}/revoke")
+async def api_key_revoke(request: Request, key_id: str) -> Response:
+    call, _ = await dash_post(request, "api_key.revoke")
+
+    async def revoke(ctx: RepositoryContext) -> dict[str, Any]:
+        before = await ctx.repo(ApiKeyRepository).get_row(key_id)
+        row = await revoke_api_key(ctx, key_id)
+        out = api_key_json(row)
+        if before is not None and before["revoked_at"] is None:  # revoking twice records nothing new
+            await record(
+                ctx,
+                "api_key.revoked",
+                target_type="api_key",
+                target_id=key_id,
+                before={"revokedAt": None},
+                after={"revokedAt": out["revokedAt"]},
+            )
+        return out
+
+    try:
+        key = await call.write(revoke)
+    except DuroError as exc:
+        return call.done(KEYS_PATH, exc.message, "error")
+    return call.done(KEYS_PATH, f"Key {key['prefix']}…{key['last4']} revoked. Requests using it now get 401.")
+
+
+# --- OAuth clients ---
+
+
+async def _clients(ctx: RepositoryContext) -> list[dict[str, Any]]:
+    return [oauth_client_json(r) for r in await ctx.repo(OAuthClientRepository).list_all()]
+
+
+async def _clients_page(call: DashCall, status: int = 200, **context: Any) -> Response:
+    clients = await call.read(_clients)
+    token_url = call.runtime.settings.public_url.rstrip("/") + "/v1/oauth/token"
+    return await call.screen(
+        "screens/developers/oauth_clients.html",
+        status,
+        clients=clients,
+        token_url=token_url,
+        errors=context.pop("errors", {}),
+        values=context.pop("values", {}),
+        created=context.pop("created", None),
+        secret_once=context.pop("secret_once", None),
+        **context,
+    )
+
+
+@router.get("/developers/oauth-clients")
+async def oauth_clients(request: Request) -> Response:
+    call = await dash(request)
+    return await _clients_page(call)
+
+
+@router.post("/developers/oauth-clients")
+async def oauth_client_create(request: Request) -> Response:
+    call, form = await dash_post(request, "oauth_client.create")
+    name = text(form, "name")
+
+    async def create(ctx: RepositoryContext) -> tuple[dict[str, Any], str]:
+        _check_name(name)
+        made = await create_oauth_client(ctx, name or None)
+        out = oauth_client_json(made.row)
+        after = {k: out[k] for k in ("clientId", "name", "secretLast4")}
+        await record(ctx, "oauth_client.created", target_type="oauth_client", target_id=out["id"], after=after)
+        return out, made.client_secret
+
+    try:
+        client, secret = await call.write(create)
+    except DuroError as exc:
+        return _no_store(await _clients_page(call, 422, errors=field_errors(exc), values={"name": name}))
+    return _no_store(await _clients_page(call, 201, created=client, secret_once=secret))
+
+
+@router.post("/developers/oauth-clients/{client_pk}/revoke")
+async def oauth_client_revoke(request: Request, client_pk: str) -> Response:
+    call, _ = await dash_post(request, "oauth_client.revoke")
+
+    async def revoke(ctx: RepositoryContext) -> dict[str, Any]:
+        before = await ctx.repo(OAuthClientRepository).get_row(client_pk)
+        row = await revoke_oauth_client(ctx, client_pk)
+        out = oauth_client_json(row)
+        if before is not None and before["revoked_at"] is None:
+            await record(
+                ctx,
+                "oauth_client.revoked",
+                target_type="oauth_client",
+                target_id=client_pk,
+                before={"revokedAt": None},
+                after={"revokedAt": out["revokedAt"]},
+            )
+        return out
+
+    try:
+        client = await call.write(revoke)
+    except DuroError as exc:
+        return call.done(CLIENTS_PATH, exc.message, "error")
+    return call.done(CLIENTS_PATH, f"OAuth client {client['clientId']} revoked; its tokens stop working within 30 s.")
