@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     whatsapp_otp_template: str = "duro_otp"
     whatsapp_language: str = "en"
     storage_backend: Literal["local", "s3"] = "local"
+    # Directory of the `local` backend; unset → DURO_DATA_DIR/uploads (01 §10). Not in the spec's table.
+    storage_dir: Path | None = None
     s3_bucket: str | None = None
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
@@ -121,6 +123,10 @@ class Settings(BaseSettings):
         if self.log_format:
             return self.log_format
         return "console" if self.env == "development" else "json"
+
+    @property
+    def effective_storage_dir(self) -> Path:
+        return self.storage_dir if self.storage_dir is not None else self.data_dir / "uploads"
 
     @cached_property
     def currency_list(self) -> tuple[str, ...]:

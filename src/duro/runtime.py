@@ -17,6 +17,7 @@ from duro.gateway.simulator import SimulatorGateway
 from duro.kit.clock import Clock, SystemClock, monotonic
 from duro.kit.jwt import JwtCodec, build_keys
 from duro.kit.ratelimit import RateLimiter
+from duro.storage import FileStorage, build_storage
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,18 @@ class Runtime:
         self.limiter = RateLimiter(settings.redis_url)
         self.usage = UsageRecorder(db, self.clock)
         self._gateways: dict[Mode, ChargeGateway] = {}
+        self._storage: FileStorage | None = None
+
+    @property
+    def storage(self) -> FileStorage:
+        """The file store of `DURO_STORAGE_BACKEND`, built on first use (KYC documents, 02 §10)."""
+        if self._storage is None:
+            self._storage = build_storage(self.settings)
+        return self._storage
+
+    @storage.setter
+    def storage(self, value: FileStorage) -> None:
+        self._storage = value
 
     def gateway(self, mode: Mode) -> ChargeGateway:
         """The charge gateway of `mode`: the deterministic simulator in both modes in this release (03 §2)."""
