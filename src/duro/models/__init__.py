@@ -11,6 +11,7 @@ from duro.models import (  # noqa: F401
     events,
     idempotency,
     identity,
+    kyc,
     notifications,
     payment_methods,
     plans,

@@ -19,6 +19,7 @@ tenants = Table(
     Column("kyc_status", Text, nullable=False, server_default=text("'not_submitted'")),
     Column("live_gross_volume", BigInteger, nullable=False, server_default=text("0")),
     ts("verified_at"),
+    ts("kyc_submitted_at"),  # the staff queue's order: oldest submission first (07 §14)
     ts("created_at", nullable=False),
     ts("updated_at", nullable=False),
     schema=CORE_SCHEMA,
