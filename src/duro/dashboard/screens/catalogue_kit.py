@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
+from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from duro.context import RepositoryContext
@@ -12,6 +13,8 @@ from duro.dashboard.pages import fail
 from duro.dashboard.shell import DashCall, field_errors, integer, major_to_minor, text
 from duro.kit.errors import DuroError
 from duro.kit.pagination import PageRequest
+from duro.models.plans import plans
+from duro.plans import service as plan_service
 
 T = TypeVar("T")
 
@@ -37,14 +40,35 @@ async def load(call: DashCall, fn: Callable[[RepositoryContext], Awaitable[T]]) 
         raise fail(call.request, exc.status, exc.reason or exc.code, exc.message) from exc
 
 
-def inline_errors(exc: DuroError, folds: Mapping[str, str] | None = None) -> dict[str, str]:
+def inline_errors(
+    exc: DuroError, folds: Mapping[str, str] | None = None, reasons: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """`field_errors`, with nested paths (`metadata.key`, `testCard.number`) shown next to the form field that
-    holds them; the first issue per field wins."""
+    holds them; the first issue per field wins. `reasons` puts a detail-less conflict (`duplicate_slug`) next to
+    the field it is about."""
+    if not exc.details and exc.reason and reasons and exc.reason in reasons:
+        return {reasons[exc.reason]: exc.message}
     out: dict[str, str] = {}
     for path, issue in field_errors(exc).items():
         name = (folds or {}).get(path, path.split(".")[0])
         out.setdefault(name, issue if name == path or name == "_form" else f"{path}: {issue}")
     return out
+
+
+async def plan_names(ctx: RepositoryContext, plan_ids: Iterable[str | None]) -> dict[str, str]:
+    """Names of the plans a page of promo codes or links refers to, in one query."""
+    ids = sorted({i for i in plan_ids if i})
+    if not ids:
+        return {}
+    stmt = select(plans.c.id, plans.c.name).where(plans.c.tenant_id == ctx.tenant_id, plans.c.id.in_(ids))
+    return {str(r[0]): str(r[1]) for r in (await ctx.conn.execute(stmt)).all()}
+
+
+async def active_plans(ctx: RepositoryContext) -> list[dict[str, Any]]:
+    """Plans a new promo code or payment link may name (the newest 100 active ones, for a select)."""
+    page = await plan_service.list_plans(ctx, PageRequest(limit=100), True)
+    items: list[dict[str, Any]] = page["items"]
+    return items
 
 
 def metadata_text(metadata: Mapping[str, Any] | None) -> str:
@@ -84,6 +108,7 @@ def local_input(stamp: str | None) -> str:
 
 __all__ = [
     "PAGE_SIZE",
+    "active_plans",
     "amount_field",
     "bool_filter",
     "inline_errors",
@@ -93,5 +118,6 @@ __all__ = [
     "metadata_text",
     "minor_to_major",
     "page_request",
+    "plan_names",
     "timestamp_field",
 ]

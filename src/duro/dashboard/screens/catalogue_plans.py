@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from sqlalchemy import func, select
+from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from duro.context import RepositoryContext
@@ -61,10 +62,6 @@ async def list_plans(request: Request) -> Response:
     )
 
 
-def _create_values(request_form: Any) -> dict[str, Any]:
-    return {k: text(request_form, k) for k in PLAN_FIELDS}
-
-
 PLAN_FIELDS = (
     "name",
     "description",
@@ -76,6 +73,11 @@ PLAN_FIELDS = (
     "maxCycles",
     "metadata",
 )
+
+
+def _create_values(form: FormData) -> dict[str, str]:
+    """The submitted fields as typed, to re-show the form after an error."""
+    return {k: text(form, k) for k in PLAN_FIELDS}
 
 
 @router.get("/plans/new")
