@@ -28,6 +28,7 @@ from duro.subscriptions.expiry import expire_incomplete
 from duro.subscriptions.repository import TestClockRepository
 from duro.subscriptions.runner import renew_one
 from duro.test_clocks.due import Kind, due_instant, due_units
+from duro.test_clocks.repository import MAX_ADVANCE_EVENTS, ClockViewRepository
 from duro.test_clocks.schemas import TestClockAdvance, TestClockCreate
 from duro.workers.reminders import reminders_for_clock
 
@@ -192,3 +193,52 @@ async def _set_time(runtime: Runtime, tenant_id: str, clock_id: str, to: datetim
             )
         ).one()
     return row
+
+
+# --- reads for the dashboard's test clock screens (07 §10) ---
+
+
+async def attached_counts(ctx: RepositoryContext, clock_ids: list[str]) -> dict[str, int]:
+    _test_mode_only(ctx.mode)
+    return await ctx.repo(ClockViewRepository).attached_counts(clock_ids)
+
+
+async def clock_detail(ctx: RepositoryContext, clock_id: str) -> dict[str, Any]:
+    """The clock, its attached subscriptions (status, period end, next dunning attempt) and `maxAdvanceTo`, the
+    latest `to` an advance accepts now (03 §12 step 2, the same computation `advance_clock` checks)."""
+    _test_mode_only(ctx.mode)
+    row = await ctx.repo(TestClockRepository).get_row(clock_id)
+    if row is None:
+        raise not_found("No such test clock")
+    attached = await ctx.repo(ClockViewRepository).attached(clock_id)
+    return {
+        **test_clock_json(row),
+        "maxAdvanceTo": format_ts(await _max_advance(ctx, row)),
+        "subscriptions": [
+            {
+                "id": r["id"],
+                "status": r["status"],
+                "currentPeriodEnd": format_ts(r["current_period_end"]),
+                "customerId": r["customer_id"],
+                "customerName": r["customer_name"],
+                "customerEmail": r["customer_email"],
+                "planName": r["plan_name"],
+                "nextDunningAttemptAt": format_ts(r["next_attempt_at"]),
+            }
+            for r in attached
+        ],
+    }
+
+
+async def advance_events(
+    ctx: RepositoryContext, subscription_ids: list[str], after_id: str, before_id: str
+) -> tuple[list[dict[str, Any]], bool]:
+    """Events about the clock's subscriptions written between two id markers taken around an advance; the flag
+    says the list was cut at `MAX_ADVANCE_EVENTS`."""
+    _test_mode_only(ctx.mode)
+    rows = await ctx.repo(ClockViewRepository).events_between(subscription_ids, after_id, before_id)
+    shown = [
+        {"id": r["id"], "type": r["type"], "objectId": r["object_id"], "createdAt": format_ts(r["created_at"])}
+        for r in rows[:MAX_ADVANCE_EVENTS]
+    ]
+    return shown, len(rows) > MAX_ADVANCE_EVENTS
