@@ -297,3 +297,28 @@ async def test_replay_failed_since_queues_failed_deliveries(
     assert queued is True
     await webhooks_tick(worker, ("test",))
     assert len(receiver.got) == 2
+
+
+@pytest.mark.parametrize("settings", LOOPBACK)
+async def test_a_delivery_is_only_found_under_its_own_endpoint_and_mode(
+    tenant: TenantKeys,
+    dash_as: Any,
+    worker: Runtime,
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    dash = await dash_as(tenant, "developer")
+    mine = await make_endpoint(dash, receiver.url)
+    other = await make_endpoint(dash, receiver.url + "/other", enabledEvents=["invoice_paid"])
+    await dash.client.post("/v1/customers", json={"name": "Cy"}, headers=tenant.auth())
+    await webhooks_tick(worker, ("test",))
+    found = re.search(r'data-delivery-id="(whd_[^"]+)"', (await dash.get(f"{HOOKS}/{mine}")).text)
+    assert found
+    delivery = found.group(1)
+    assert (await dash.get(f"{HOOKS}/{mine}/deliveries/{delivery}")).status_code == 200
+    assert (await dash.get(f"{HOOKS}/{other}/deliveries/{delivery}")).status_code == 404
+    assert (await dash.post(f"{HOOKS}/{other}/deliveries/{delivery}/replay")).status_code == 404
+    assert (await dash.get(f"{HOOKS}/{mine}/deliveries/whd_missing")).status_code == 404
+    live = await dash_as(tenant, "owner", mode="live")
+    assert (await live.get(f"{HOOKS}/{mine}/deliveries/{delivery}")).status_code == 404
+    assert (await live.post(f"{HOOKS}/{mine}/deliveries/{delivery}/replay")).status_code == 404
+    assert len(receiver.got) == 1
