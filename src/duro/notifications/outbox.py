@@ -429,3 +429,31 @@ async def notify_platform(
     else:
         found = (await db_or_conn.execute(stmt)).first()
     return None if found is None else str(found["id"])
+
+
+async def notify_test(
+    ctx: RepositoryContext,
+    template_key: str,
+    *,
+    email: str,
+    values: Mapping[str, str],
+    dedup_key: str,
+    at: datetime,
+) -> list[str]:
+    """A test of customer template `template_key` sent to one email address (the dashboard's "send test", 07 §9):
+    the tenant's override texts when enabled, never suppressed by a mute (the merchant asked for it), email only.
+    Queued like any customer message, so test mode captures it and live mode sends it through the providers."""
+    tpl = template(template_key)
+    found = (
+        await ctx.conn.execute(
+            select(email_templates).where(
+                email_templates.c.tenant_id == ctx.tenant_id, email_templates.c.template_key == template_key
+            )
+        )
+    ).first()
+    override = None
+    if found is not None:
+        override = Override(found["subject"], found["body"], "email", found["enabled"], muted=False)
+    who = Recipient(None, email, None)
+    rows = _message_rows(ctx, tpl, values, override, who, dedup_key=dedup_key, related={}, at=at)
+    return await _insert(ctx, rows)
