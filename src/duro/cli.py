@@ -274,6 +274,39 @@ def tenant_list(json_out: bool = typer.Option(False, "--json")) -> None:
     console.print(table)
 
 
+@tenant_app.command("reset-2fa")
+def tenant_reset_2fa(
+    member: str = typer.Argument(..., help="The member's mem_ id or email"),
+    json_out: bool = typer.Option(False, "--json"),
+) -> None:
+    """Reset a member's 2FA, the owner's included: clears the TOTP secret and recovery codes and signs them out
+    everywhere (02 §5). Audited as system/cli. Owners and admins set 2FA up again at their next sign-in."""
+    from duro.dashboard.security import operator_reset_two_factor
+    from duro.kit.clock import SystemClock
+
+    async def go(db: Database, settings: Settings) -> Any:
+        return await operator_reset_two_factor(db, SystemClock(), member)
+
+    done = run_with_db(go)
+    if done is None:
+        _fail(f"no member {member}")
+    if json_out:
+        _emit_json(
+            {
+                "memberId": done.member_id,
+                "email": done.email,
+                "tenantId": done.tenant_id,
+                "role": done.role,
+                "sessionsDeleted": done.sessions_deleted,
+            }
+        )
+        return
+    console.print(
+        f"Two-factor authentication of {done.email} ({done.role}, {done.member_id}) reset; "
+        f"{done.sessions_deleted} session(s) signed out."
+    )
+
+
 def _cli_ctx(conn: Any, tenant_id: str, mode: Mode, settings: Settings) -> Any:
     from duro.context import RepositoryContext
     from duro.kit.clock import SystemClock

@@ -328,12 +328,22 @@ async def forgot_form(request: Request) -> Response:
     return _presession_page(request, "forgot.html", sent=False)
 
 
+# Each request may send an email: limit per IP and per address. Over the limit nothing is sent, but the answer is
+# the same "sent" page, so the limit reveals nothing about which emails have accounts.
+RESET_REQUESTS_PER_IP = per("10/15 minutes")
+RESET_REQUESTS_PER_EMAIL = per("3/15 minutes")
+
+
 @router.post("/password/forgot")
 async def forgot_submit(request: Request) -> Response:
     form = await read_form(request)
     check_presession_csrf(request, form)
     runtime = runtime_of(request)
-    await accounts.request_reset(runtime.db, runtime.settings, runtime.clock, email=field(form, "email"))
+    email = field(form, "email").strip().lower()
+    by_ip = await runtime.limiter.hit(RESET_REQUESTS_PER_IP, "dashboard-reset-ip", request_ip(request))
+    by_email = await runtime.limiter.hit(RESET_REQUESTS_PER_EMAIL, "dashboard-reset-email", email[:254])
+    if by_ip.allowed and by_email.allowed:
+        await accounts.request_reset(runtime.db, runtime.settings, runtime.clock, email=email)
     return _presession_page(request, "forgot.html", sent=True)
 
 
