@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
+from duro.db.engine import Database
+from duro.models.core import audit_logs
 from tests.conftest import TenantKeys
 
 CARD = {"testCard": {"number": "4242424242424242", "expMonth": 12, "expYear": 2030}}
@@ -139,7 +143,9 @@ async def test_empty_detail_and_unknown_customer(tenant: TenantKeys, dash_as: An
     assert (await dash.get("/dashboard/customers/cus_missing/edit")).status_code == 404
 
 
-async def test_blacklist_needs_a_reason_and_unblacklist_restores(tenant: TenantKeys, dash_as: Any) -> None:
+async def test_blacklist_needs_a_reason_and_unblacklist_restores(
+    tenant: TenantKeys, dash_as: Any, db: Database
+) -> None:
     dash = await dash_as(tenant, "admin")
     customer = await make_customer(dash, tenant, name="Eke")
     page = await dash.get(f"/dashboard/customers/{customer['id']}")
@@ -159,6 +165,13 @@ async def test_blacklist_needs_a_reason_and_unblacklist_restores(tenant: TenantK
     assert customer["id"] in listed.text
     assert (await dash.post(f"/dashboard/customers/{customer['id']}/unblacklist")).status_code == 303
     assert (await api(dash, tenant, "GET", f"/v1/customers/{customer['id']}"))["blacklisted"] is False
+    async with db.core_transaction() as conn:
+        stmt = select(audit_logs.c.action, audit_logs.c.actor_id).where(
+            audit_logs.c.tenant_id == tenant.id, audit_logs.c.target_id == customer["id"]
+        )
+        entries = sorted((r.action, r.actor_id) for r in (await conn.execute(stmt)).all())
+    member = dash.member.id
+    assert entries == [("customer.blacklisted", member), ("customer.unblacklisted", member)]
 
 
 async def test_attach_a_simulator_method_in_test_mode(tenant: TenantKeys, dash_as: Any) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -184,12 +185,15 @@ async def update_customer(request: Request, customer_id: str) -> Response:
 
 
 async def recent_events(ctx: RepositoryContext, customer_id: str) -> list[dict[str, Any]]:
-    """The latest events about the customer: its own, and those of objects that name it (`customerId`)."""
+    """The latest events about the customer: its own, and those of objects that name it (`customerId`), within
+    the retention window the events API serves (05 §9), which also bounds the scan."""
     obj = events.c.data["object"]
+    since = ctx.clock.now() - timedelta(days=ctx.settings.event_retention_days)
     stmt = (
         select(events)
         .where(
             events.c.tenant_id == ctx.tenant_id,
+            events.c.created_at >= since,
             or_(obj["id"].astext == customer_id, obj["customerId"].astext == customer_id),
         )
         .order_by(events.c.created_at.desc(), events.c.id.desc())
