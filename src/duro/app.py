@@ -37,6 +37,7 @@ from duro.promo_codes.router import router as promo_codes_router
 from duro.recovery.router import router as recovery_router
 from duro.runtime import Runtime
 from duro.settings.router import router as settings_router
+from duro.staff.router import install_staff
 from duro.subscriptions.router import router as subscriptions_router
 from duro.test_clocks.router import router as test_clocks_router
 from duro.web.checkout.assets import static_app
@@ -108,6 +109,7 @@ def create_app(settings: Settings, db: Database | None = None, clock: Clock | No
     ):
         app.include_router(router)
     install_dashboard(app)  # /dashboard account pages (02 §4) and their redirect/403 interrupts
+    install_staff(app)  # /staff console and /staff/api (07 §14); every path 404 while DURO_STAFF_KEY is unset
 
     # Hand-written CSS/JS of the hosted pages (no build step); shipped as package data.
     app.mount("/static", static_app(), name="static")  # web/static + nosniff, JS content type, cache
