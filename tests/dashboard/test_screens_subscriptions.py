@@ -267,6 +267,8 @@ async def test_change_plan_preview_shows_the_api_numbers_for_each_behaviour(tena
         assert money(api["nextInvoice"]["amount"], "NGN") in row
         assert api["nextInvoice"]["date"] in row
     assert money(250000, "NGN") in row_of(page.text, "prorate_now")  # half of the 5,000 difference
+    assert '<script src="/static/dashboard/subscriptions.js" defer>' in page.text  # re-previews on change
+    assert (await dash.get("/static/dashboard/subscriptions.js")).status_code == 200
 
 
 async def test_change_plan_confirm_charges_and_switches(tenant: Any, dash_as: Any) -> None:
