@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from duro.appearance import service
 from duro.context import Actor
@@ -49,7 +49,15 @@ async def audit_rows(db: Database, tenant_id: str) -> list[Any]:
         return list((await conn.execute(stmt.order_by(audit_logs.c.id))).all())
 
 
+async def test_signup_writes_an_empty_appearance(db: Database, tenant: TenantKeys) -> None:
+    row = await stored_row(db, tenant.id)
+    assert (row.draft, row.published, row.version) == ({}, {}, 0)  # 02 §4: empty = every default
+
+
 async def test_a_tenant_without_a_row_has_defaults_as_draft_and_published(db: Database, tenant: TenantKeys) -> None:
+    """Tenants provisioned before signup wrote the row read the defaults, and reading creates nothing."""
+    async with db.core_transaction() as conn:
+        await conn.execute(delete(store_configs).where(store_configs.c.tenant_id == tenant.id))
     view = await config(db, tenant.id)
     assert view["draft"] == view["published"]
     assert view["draft"]["checkout"]["submitLabel"] == "Pay"
@@ -116,6 +124,8 @@ async def test_an_invalid_partial_saves_nothing(db: Database, tenant: TenantKeys
 
 
 async def test_refused_first_write_creates_no_row(db: Database, tenant: TenantKeys) -> None:
+    async with db.core_transaction() as conn:
+        await conn.execute(delete(store_configs).where(store_configs.c.tenant_id == tenant.id))
     with pytest.raises(DuroError):
         await set_draft(db, tenant.id, "general", {"font": "papyrus"})
     with pytest.raises(DuroError) as caught:

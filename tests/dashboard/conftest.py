@@ -17,6 +17,7 @@ from duro.config import Settings
 from duro.dashboard.sessions import SESSION_COOKIE, SessionStore, csrf_token
 from duro.db.engine import Database
 from duro.kit.clock import FrozenClock
+from duro.kit.crypto import sha256_hex
 from duro.kit.ids import new_id
 from duro.models.core import audit_logs, members
 from duro.models.dashboard import sessions
@@ -156,7 +157,9 @@ async def dash_as(db: Database, settings: Settings, clock: FrozenClock, add_memb
             token = await SessionStore(conn).create(
                 member_id=member.id, tenant_id=tenant.id, state="active", now=clock.now(), ip=None, user_agent=None
             )
-            session_id = (await conn.execute(select(sessions.c.id).where(sessions.c.member_id == member.id))).scalar()
+            session_id = (
+                await conn.execute(select(sessions.c.id).where(sessions.c.token_hash == sha256_hex(token)))
+            ).scalar()
             if mode != "test":
                 await conn.execute(update(sessions).where(sessions.c.id == session_id).values(current_mode=mode))
         c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")

@@ -57,3 +57,15 @@ async def test_signed_out_requests_go_to_login(tenant: TenantKeys, dash_as: Any)
     answer = await dash.get("/dashboard?x=1")
     assert answer.status_code == 303
     assert answer.headers["location"].startswith("/dashboard/login?next=")
+
+
+async def test_unknown_dashboard_paths_and_ids_get_the_html_error_page(tenant: TenantKeys, dash_as: Any) -> None:
+    dash = await dash_as(tenant, "owner")
+    missing = await dash.get("/dashboard/no-such-screen")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("text/html")
+    assert "Content-Security-Policy" in missing.headers
+    as_fetch = await dash.get("/dashboard/no-such-screen", headers={"X-Requested-With": "fetch"})
+    assert as_fetch.status_code == 404
+    assert as_fetch.headers["content-type"].startswith("application/json")
+    assert as_fetch.json()["error"]["reason"] == "unknown_route"

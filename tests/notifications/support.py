@@ -187,7 +187,15 @@ async def settings_row(db: Database, tenant_id: str, mode: str = "test", **value
     columns = ", ".join(row)
     params = ", ".join(f":{k}" for k in row)
     async with db.core_transaction() as conn:
-        await conn.execute(text(f"INSERT INTO {SCHEMA[mode]}.store_settings ({columns}) VALUES ({params})"), row)
+        # Signup already wrote the default row (02 §4): replace its values.
+        updates = ", ".join(f"{k} = EXCLUDED.{k}" for k in row if k != "tenant_id")
+        await conn.execute(
+            text(
+                f"INSERT INTO {SCHEMA[mode]}.store_settings ({columns}) VALUES ({params}) "
+                f"ON CONFLICT (tenant_id) DO UPDATE SET {updates}"
+            ),
+            row,
+        )
 
 
 @asynccontextmanager

@@ -15,7 +15,7 @@ from duro.context import Actor, RepositoryContext
 from duro.db.engine import Database
 from duro.kit.clock import SystemClock
 from duro.kit.jsonenc import format_ts
-from duro.settings.service import load_recovery_settings
+from duro.settings.service import default_settings_columns, load_recovery_settings
 from tests.http_assertions import err, invalid, ok, unknown_key
 
 URL = "/v1/settings/recovery"
@@ -57,14 +57,20 @@ async def audit_rows(db: Database, tenant_id: str) -> list[dict[str, Any]]:
         return [dict(r._mapping) for r in rows]
 
 
-async def stored_rows(db: Database, tenant_id: str) -> dict[str, int]:
+async def stored_rows(db: Database, tenant_id: str, *, customised: bool = True) -> dict[str, int]:
+    """Rows per mode; by default only rows whose values differ from the defaults signup writes (02 §4), so "0"
+    means "nothing was saved over the defaults"."""
+    defaults = default_settings_columns()
     async with db.core_transaction() as conn:
         counts = {}
         for schema in ("sandbox", "live"):
             found = await conn.execute(
-                text(f"SELECT count(*) FROM {schema}.store_settings WHERE tenant_id = :t"), {"t": tenant_id}
+                text(f"SELECT * FROM {schema}.store_settings WHERE tenant_id = :t"), {"t": tenant_id}
             )
-            counts[schema] = int(found.scalar_one())
+            rows = [dict(r._mapping) for r in found]
+            if customised:
+                rows = [r for r in rows if any(r[k] != v for k, v in defaults.items())]
+            counts[schema] = len(rows)
         return counts
 
 
@@ -78,7 +84,21 @@ async def tenant_created_at(db: Database, tenant_id: str) -> datetime:
 # --- GET ---
 
 
+async def test_signup_stores_the_spec_defaults_in_both_modes(client: Any, tenant: Any, db: Database) -> None:
+    body = await get(client, tenant)
+    assert set(body) == FIELDS
+    assert without_ts(body) == DEFAULTS
+    assert body["updatedAt"] == format_ts(await tenant_created_at(db, tenant.id))  # written with the tenant
+    assert await get(client, tenant, "live") == body
+    assert await stored_rows(db, tenant.id, customised=False) == {"sandbox": 1, "live": 1}
+    assert await stored_rows(db, tenant.id) == {"sandbox": 0, "live": 0}
+
+
 async def test_a_tenant_without_a_row_gets_the_spec_defaults(client: Any, tenant: Any, db: Database) -> None:
+    """Tenants provisioned before signup wrote the rows read the defaults."""
+    async with db.core_transaction() as conn:
+        for schema in ("sandbox", "live"):
+            await conn.execute(text(f"DELETE FROM {schema}.store_settings WHERE tenant_id = :t"), {"t": tenant.id})
     body = await get(client, tenant)
     assert set(body) == FIELDS
     assert without_ts(body) == DEFAULTS
@@ -86,7 +106,7 @@ async def test_a_tenant_without_a_row_gets_the_spec_defaults(client: Any, tenant
     assert body["updatedAt"] == format_ts(await tenant_created_at(db, tenant.id))
     assert await get(client, tenant) == body  # stable across reads
     assert await get(client, tenant, "live") == body
-    assert await stored_rows(db, tenant.id) == {"sandbox": 0, "live": 0}
+    assert await stored_rows(db, tenant.id, customised=False) == {"sandbox": 0, "live": 0}
 
 
 # --- PATCH: happy paths ---

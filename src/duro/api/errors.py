@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -59,10 +60,29 @@ def validation_to_error(exc: RequestValidationError) -> DuroError:
     return DuroError(422, f"{first.path}: {first.issue}", None, details)
 
 
+HtmlErrorPage = Callable[[Request, DuroError], Response]
+
+
+def add_html_error_pages(app: FastAPI, prefix: str, render: HtmlErrorPage) -> None:
+    """Server-rendered areas (the dashboard, the staff console) answer errors that escape a route as their own
+    HTML error page instead of the JSON envelope; `render` decides (it keeps JSON for fetch callers)."""
+    pages: dict[str, HtmlErrorPage] = getattr(app.state, "html_error_pages", {})
+    pages[prefix] = render
+    app.state.html_error_pages = pages
+
+
+def _answer(request: Request, err: DuroError) -> Response:
+    pages: dict[str, HtmlErrorPage] = getattr(request.app.state, "html_error_pages", {})
+    for prefix, render in pages.items():
+        if request.url.path == prefix or request.url.path.startswith(prefix + "/"):
+            return render(request, err)
+    return error_response(err, request_id_of(request))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DuroError)
     async def _duro(request: Request, exc: DuroError) -> Response:
-        return error_response(exc, request_id_of(request))
+        return _answer(request, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
@@ -76,7 +96,7 @@ def install_error_handlers(app: FastAPI) -> None:
             err = bad_request("malformed_json", str(exc.detail))
         else:
             err = DuroError(exc.status_code if exc.status_code in (401, 403, 409, 422, 429) else 500, str(exc.detail))
-        return error_response(err, request_id_of(request))
+        return _answer(request, err)
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> Response:

@@ -7,13 +7,14 @@ from fastapi import APIRouter, FastAPI, Request
 from markupsafe import Markup
 from starlette.responses import Response
 
-from duro.api.errors import request_id_of
+from duro.api.errors import add_html_error_pages, request_id_of
 from duro.dashboard import accounts, twofactor
 from duro.dashboard.pages import (
     PageInterrupt,
     check_presession_csrf,
     check_session_csrf,
     clear_session_cookie,
+    error_page,
     fail,
     field,
     install_page_interrupts,
@@ -46,9 +47,17 @@ def install_dashboard(app: FastAPI) -> None:
     """Routes plus the interrupt handler; warms the dummy hash so the first unknown-email login is not faster."""
     dummy_hash()
     install_page_interrupts(app)
+    add_html_error_pages(app, "/dashboard", _error_page)
     app.include_router(router)
     for screens in screen_routers():
         app.include_router(screens)
+
+
+def _error_page(request: Request, err: DuroError) -> Response:
+    """A DuroError escaping a screen (an unknown id, an unknown route) is the HTML error page, JSON for fetch."""
+    response = error_page(request, err.status, err.reason or "error", err.message)
+    response.headers.update(err.headers or {})
+    return response
 
 
 def _meta(request: Request) -> RequestMeta:

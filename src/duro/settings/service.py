@@ -43,6 +43,14 @@ def recovery_settings_json(settings: RecoverySettings, updated_at: datetime) -> 
     return {"object": "recovery_settings", **_api_values(settings), "updatedAt": format_ts(updated_at)}
 
 
+def default_settings_columns() -> dict[str, Any]:
+    """The column values of the spec defaults, written for both modes at signup (02 §4)."""
+    defaults = RecoverySettings()
+    values = {name: getattr(defaults, name) for name in FIELDS}
+    values["retry_offsets_hours"] = list(defaults.retry_offsets_hours)
+    return values
+
+
 async def load_recovery_settings(ctx: RepositoryContext) -> RecoverySettings:
     """The tenant's settings in `ctx`'s mode, or the spec defaults when it never saved any. One SELECT; the dunning
     engine calls this on every decision."""

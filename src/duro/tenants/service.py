@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import insert
+
 from duro.config import Settings
 from duro.context import Actor, RepositoryContext
 from duro.credentials.service import create_api_key
@@ -23,6 +25,9 @@ from duro.kit.ids import new_id
 from duro.kit.jsonenc import format_ts
 from duro.kit.validation import check_email
 from duro.models.base import MODE_SCHEMAS
+from duro.models.identity import store_configs
+from duro.settings.repository import StoreSettingsRepository
+from duro.settings.service import default_settings_columns
 from duro.tenants.passwords import hash_password, password_problem
 from duro.tenants.repository import MemberStore, TenantStore
 from duro.tenants.slug import candidates, is_valid_slug
@@ -147,6 +152,12 @@ async def provision_tenant(
             secret = await create_api_key(ctx, "secret", "Default secret key")
             publishable = await create_api_key(ctx, "publishable", "Default publishable key")
             keys[mode] = {"secret": secret.plaintext, "publishable": publishable.plaintext}
+            # 02 §4: default recovery settings in both modes and an empty appearance, written now so a tenant's
+            # configuration is never implicit (readers still fall back to the defaults for older tenants).
+            await ctx.repo(StoreSettingsRepository).insert_if_missing(
+                {**default_settings_columns(), "created_at": now, "updated_at": now}
+            )
+        await conn.execute(insert(store_configs).values(tenant_id=tenant_id, created_at=now, updated_at=now))
         if within is not None:
             await within(conn, tenant, owner)
     return ProvisionedTenant(tenant, owner, password, keys)
