@@ -6,6 +6,7 @@ import re
 import unicodedata
 from typing import Final
 
+from duro.kit import uploads
 from duro.kit.errors import DuroError, invalid_field
 
 DOCUMENT_TYPES: Final = ("cac", "memart", "status_report")
@@ -19,21 +20,14 @@ MAX_FILE_NAME: Final = 200
 MAX_NOTE: Final = 1000
 UNVERIFIED_CAP: Final = 100_000_000  # kobo; the same figure duro.charges reserves against (02 §10)
 
-# The only accepted kinds, decided by the first bytes, never by the client's name or Content-Type.
-_MAGIC: Final = (
-    (b"%PDF-", "application/pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-)
-EXTENSIONS: Final = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
+# The only accepted kinds, decided by the first bytes (`duro.kit.uploads`), never by the client's name or type.
+ACCEPTED: Final = (uploads.PDF, uploads.PNG, uploads.JPEG)
+EXTENSIONS: Final = {t: uploads.EXTENSIONS[t] for t in ACCEPTED}
 _UNSAFE: Final = re.compile(r"[^A-Za-z0-9 ._()\-]+")
 
 
 def sniff_content_type(data: bytes) -> str | None:
-    for magic, content_type in _MAGIC:
-        if data.startswith(magic):
-            return content_type
-    return None
+    return uploads.sniff_allowed(data, ACCEPTED)
 
 
 def check_file(data: bytes) -> str:

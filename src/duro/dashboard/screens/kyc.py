@@ -1,23 +1,21 @@
 """Dashboard screens: KYC (07 §3, §13; 02 §10). Tier, status, one upload slot per document type with its status
 and review note, Submit once all three are present, and the cap meter; the layout's live-mode meter hook.
 
-Uploads bypass the shell's 64 KiB form reader: the body is read here with its own cap (one 10 MiB file plus the
-multipart overhead), checked on Content-Length first and again while streaming, so an oversized or lying client
-never makes the server buffer more than the cap."""
+Uploads bypass the shell's 64 KiB form reader: the body is read with `duro.kit.uploads` under its own cap (one
+10 MiB file plus the multipart overhead), so an oversized or lying client never makes the server buffer more."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.datastructures import FormData, UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.responses import Response
 
 from duro.dashboard.pages import check_session_csrf, fail, require_session
 from duro.dashboard.shell import DashCall, add_layout_hook, dash, dash_post, field_errors
 from duro.db.executor import Connection
+from duro.kit import uploads
 from duro.kit.errors import DuroError, invalid_field
 from duro.kyc import service
 from duro.kyc.repository import KycStore
@@ -26,12 +24,7 @@ from duro.kyc.rules import DOCUMENT_LABELS, DOCUMENT_TYPES, MAX_FILE_BYTES, UNVE
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
 PAGE = "/dashboard/settings/kyc"
-MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers, the csrf_token field
-MAX_UPLOAD_BODY = MAX_FILE_BYTES + MULTIPART_OVERHEAD
-
-
-class BodyTooLarge(Exception):
-    pass
+MAX_UPLOAD_BODY = MAX_FILE_BYTES + uploads.MULTIPART_OVERHEAD
 
 
 async def _overview(call: DashCall) -> dict[str, Any]:
@@ -86,7 +79,7 @@ async def kyc_upload(request: Request, doc_type: str) -> Response:
     call.require("kyc.upload")
     try:
         form = await _read_upload(request)
-    except BodyTooLarge:  # nothing was read or changed: show the page again with the limit
+    except uploads.BodyTooLarge:  # nothing was read or changed: show the page again with the limit
         return await _render(call, 422, {doc_type: field_errors(file_too_large())})
     try:
         check_session_csrf(request, form, session)
@@ -118,24 +111,11 @@ def _origin(call: DashCall) -> service.Origin:
 
 async def _read_upload(request: Request) -> FormData:
     """The multipart body, at most MAX_UPLOAD_BODY bytes (Content-Length checked first, then the stream)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_UPLOAD_BODY):
-        raise BodyTooLarge
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raise fail(request, 400, "unsupported_media_type", "Upload the file with a multipart form.")
-
-    async def limited() -> AsyncGenerator[bytes, None]:
-        total = 0
-        async for chunk in request.stream():
-            total += len(chunk)
-            if total > MAX_UPLOAD_BODY:
-                raise BodyTooLarge
-            yield chunk
-
-    parser = MultiPartParser(request.headers, limited(), max_files=1, max_fields=4)
     try:
-        return await parser.parse()
-    except MultiPartException as exc:
+        return await uploads.read_multipart(request, MAX_UPLOAD_BODY)
+    except uploads.NotMultipart as exc:
+        raise fail(request, 400, "unsupported_media_type", "Upload the file with a multipart form.") from exc
+    except uploads.MalformedMultipart as exc:
         raise fail(request, 400, "malformed_form", exc.message) from exc
 
 
