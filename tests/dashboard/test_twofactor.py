@@ -9,15 +9,18 @@ from typing import Any
 
 import httpx
 import pyotp
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from duro.config import Settings
 from duro.dashboard import twofactor
 from duro.db.engine import Database
 from duro.kit.clock import FrozenClock
 from duro.kit.crypto import sha256_hex
-from duro.models.core import members
+from duro.kit.ids import new_id
+from duro.models.core import members, tenants
 from duro.models.dashboard import recovery_codes
+from duro.models.webhooks import webhook_endpoints
+from tests.analytics.seed import Seed
 from tests.conftest import TenantKeys
 from tests.dashboard.conftest import NOW, PASSWORD, audit_actions, csrf_of, form_token, login, session_rows
 
@@ -278,3 +281,112 @@ async def test_verify_needs_csrf_and_a_pending_session(
     assert refused.status_code == 403
     assert (await submit_code(client, code_at(secret, NOW))).headers["location"] == "/dashboard"
     assert (await client.get("/dashboard/2fa/verify")).headers["location"] == "/dashboard"
+
+
+# --- after enrolment: download and where "Continue" leads ---
+
+_CONTINUE = re.compile(r'<a href="([^"]+)" data-testid="continue">')
+
+
+async def enrol_after_signup(client: httpx.AsyncClient) -> httpx.Response:
+    await signup(client)
+    secret, pending, csrf = await open_enrolment(client)
+    done = await client.post(
+        "/dashboard/2fa/enrol", data={"csrf_token": csrf, "pending": pending, "code": code_at(secret, NOW)}
+    )
+    assert done.status_code == 200, done.text
+    return done
+
+
+async def test_enrolment_codes_download_as_text_for_the_just_enrolled_session(client: httpx.AsyncClient) -> None:
+    done = await enrol_after_signup(client)
+    codes_block = _CODES.search(done.text)
+    assert codes_block
+    codes = codes_block.group(1).split()
+    assert 'action="/dashboard/account/security/recovery-codes.txt"' in done.text
+    assert f'name="codes" value="{" ".join(codes)}"' in done.text
+    csrf = csrf_of(done.text)  # the rotated session's token, carried by the download form
+
+    download = await client.post(
+        "/dashboard/account/security/recovery-codes.txt", data={"csrf_token": csrf, "codes": " ".join(codes)}
+    )
+    assert download.status_code == 200, download.text
+    assert download.headers["content-type"].startswith("text/plain")
+    assert download.headers["content-disposition"] == 'attachment; filename="duro-recovery-codes.txt"'
+    assert download.headers["cache-control"] == "no-store"
+    assert download.text.split("\n\n", 1)[1].split() == codes
+
+    no_csrf = await client.post("/dashboard/account/security/recovery-codes.txt", data={"codes": " ".join(codes)})
+    assert no_csrf.status_code == 403
+    assert codes[0] not in no_csrf.text
+    # The pre-rotation session's token does not work either: the form belongs to the new session only.
+    stale = await client.post(
+        "/dashboard/account/security/recovery-codes.txt", data={"csrf_token": "x" * 43, "codes": " ".join(codes)}
+    )
+    assert stale.status_code == 403
+
+
+async def test_a_new_owner_continues_to_onboarding_and_later_logins_land_on_the_overview(
+    client: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    done = await enrol_after_signup(client)
+    found = _CONTINUE.search(done.text)
+    assert found
+    assert found.group(1) == "/dashboard/onboarding"
+    assert (await client.get("/dashboard/onboarding")).status_code == 200
+
+    # A later sign-in goes to the overview as before, though onboarding is still incomplete.
+    owner = await member_row(db, "ada@example.com")
+    secret = twofactor.open_at_rest(settings, owner.id, owner.totp_secret_enc)
+    assert secret
+    page = await client.get("/dashboard")
+    assert (await client.post("/dashboard/logout", data={"csrf_token": csrf_of(page.text)})).status_code == 303
+    assert (await login(client, "ada@example.com")).headers["location"] == "/dashboard/2fa/verify"
+    verified = await submit_code(client, code_at(secret, NOW, 1))
+    assert (verified.status_code, verified.headers["location"]) == (303, "/dashboard")
+
+
+async def test_continue_leads_to_the_overview_once_onboarding_is_complete_or_for_other_roles(
+    client: httpx.AsyncClient, db: Database, tenant: TenantKeys, add_member: Any
+) -> None:
+    # An admin must enrol too, but onboarding is the owner's first run: the admin continues to the overview.
+    await add_member(tenant, "adm@example.com", role="admin")
+    assert (await login(client, "adm@example.com")).headers["location"] == "/dashboard/2fa/enrol"
+    secret, pending, csrf = await open_enrolment(client)
+    done = await client.post(
+        "/dashboard/2fa/enrol", data={"csrf_token": csrf, "pending": pending, "code": code_at(secret, NOW)}
+    )
+    found = _CONTINUE.search(done.text)
+    assert found
+    assert found.group(1) == "/dashboard"
+
+    # An owner whose checklist is complete (e.g. re-enrolling after an operator reset) goes to the overview.
+    await Seed(db, tenant.id).plan(5_000)
+    async with db.transaction("test") as conn:
+        await conn.execute(
+            insert(webhook_endpoints).values(
+                id=new_id("we"),
+                tenant_id=tenant.id,
+                url="https://example.com/hooks",
+                status="enabled",
+                secret_ciphertext="x",
+                secret_last4="abcd",
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
+    async with db.core_transaction() as conn:
+        await conn.execute(
+            update(tenants)
+            .where(tenants.c.id == tenant.id)
+            .values(kyc_status="pending", support_email="help@example.com")
+        )
+    client.cookies.clear()
+    assert (await login(client, tenant.owner_email)).headers["location"] == "/dashboard/2fa/enrol"
+    secret, pending, csrf = await open_enrolment(client)
+    done = await client.post(
+        "/dashboard/2fa/enrol", data={"csrf_token": csrf, "pending": pending, "code": code_at(secret, NOW)}
+    )
+    found = _CONTINUE.search(done.text)
+    assert found
+    assert found.group(1) == "/dashboard"

@@ -31,6 +31,8 @@ from duro.dashboard.pages import (
 )
 from duro.dashboard.repository import RequestMeta
 from duro.dashboard.screens import screen_routers
+from duro.dashboard.screens.overview import ONBOARDING
+from duro.dashboard.screens.overview_queries import checklist
 from duro.dashboard.sessions import SESSION_COOKIE, DashboardSession, SessionStore, csrf_token
 from duro.kit.errors import DuroError
 from duro.kit.ratelimit import per
@@ -221,6 +223,16 @@ async def _enrolling_session(request: Request) -> DashboardSession:
     return session
 
 
+async def _after_enrolment(request: Request, session: DashboardSession) -> str:
+    """Where "Continue" leads once enrolment is done: an owner whose onboarding checklist (07 §2) is incomplete
+    (the first run after signup) goes to the onboarding page; everyone else to the overview. Logins are unchanged:
+    they land on the overview, which shows the checklist until it is complete."""
+    if session.role != "owner":
+        return "/dashboard"
+    steps = await checklist(runtime_of(request), session.tenant_id)
+    return "/dashboard" if steps.complete else ONBOARDING
+
+
 @router.get("/2fa/enrol")
 async def enrol_form(request: Request) -> Response:
     """A fresh 160-bit secret as a QR code and as text; nothing is stored until one code confirms it."""
@@ -266,6 +278,7 @@ async def enrol_submit(request: Request) -> Response:
             "csrf_token": csrf_token(settings, result.session_id),
             "codes": result.codes,
             "codes_left": None,
+            "continue_to": await _after_enrolment(request, session),
         },
     )
     response.headers["Cache-Control"] = "no-store"
