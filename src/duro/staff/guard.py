@@ -8,7 +8,7 @@ import secrets
 from typing import Any
 
 from fastapi import FastAPI, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from duro.api.errors import request_id_of
 from duro.api.responses import error_response
@@ -64,7 +64,7 @@ def ip_of(request: Request) -> str:
 def console_enabled(request: Request) -> None:
     """Router dependency: with DURO_STAFF_KEY unset, every /staff path answers exactly like an unknown path."""
     if settings_of(request).staff_key is None:
-        raise StaffInterrupt(JSONResponse({"detail": "Not Found"}, status_code=404))
+        raise StaffInterrupt(error_response(DuroError(404, "No such route", "unknown_route"), request_id_of(request)))
 
 
 # --- JSON API ---
