@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from duro.audit.service import record_core
 from duro.context import Actor
@@ -364,3 +364,49 @@ async def test_audit_filters_and_pagination(dash_as: Any, db: Database, tenant: 
     bad = await owner.get("/dashboard/team/audit", params={"since": "yesterday"})
     assert bad.status_code == 200
     assert 'data-field="since"' in bad.text
+
+
+async def test_expired_invitations_are_listed_marked_and_can_be_resent_or_revoked(
+    dash_as: Any, db: Database, tenant: TenantKeys, clock: FrozenClock
+) -> None:
+    admin = await dash_as(tenant, "admin")
+    viewer = await dash_as(tenant, "read_only")
+    await admin.post("/dashboard/team/invite", {"email": "late@example.com", "role": "developer"})
+    await admin.post("/dashboard/team/invite", {"email": "gone@example.com", "role": "finance"})
+    late, gone = await invitation_rows(db, tenant.id)
+    before = await admin.get("/dashboard/team")
+    assert 'data-expired="yes"' not in before.text
+
+    # Expire both links without moving the clock (the dashboard sessions would idle out): expiry is exclusive, a
+    # link whose expires_at is now no longer works.
+    async with db.core_transaction() as conn:
+        await conn.execute(update(invitations).where(invitations.c.tenant_id == tenant.id).values(expires_at=NOW))
+    page = await admin.get("/dashboard/team")
+    assert page.status_code == 200
+    assert f'<tr data-invitation="{late.id}" data-expired="yes">' in page.text
+    assert f'<tr data-invitation="{gone.id}" data-expired="yes">' in page.text
+    assert '<span class="badge status-expired">expired</span>' in page.text
+    assert f'action="/dashboard/team/invites/{late.id}/resend"' in page.text
+    assert f'action="/dashboard/team/invites/{late.id}/revoke"' in page.text
+    # Without member:manage the expired invitation is listed, with no buttons.
+    seen = await viewer.get("/dashboard/team")
+    assert f'<tr data-invitation="{late.id}" data-expired="yes">' in seen.text
+    assert f"/dashboard/team/invites/{late.id}/" not in seen.text
+
+    resent = await admin.post(f"/dashboard/team/invites/{late.id}/resend")
+    assert resent.status_code == 303
+    [row] = [r for r in await invitation_rows(db, tenant.id) if r.id == late.id]
+    assert row.expires_at == clock.now() + timedelta(days=7)
+    page = await admin.get("/dashboard/team")
+    assert "Invitation sent again to late@example.com" in page.text
+    assert f'<tr data-invitation="{late.id}">' in page.text  # no longer marked
+    async with fresh_client(admin) as browser:
+        assert (await accept(browser, await invite_token(db, "late@example.com"))).status_code == 303
+    assert await member_row(db, "late@example.com") is not None
+
+    revoked = await admin.post(f"/dashboard/team/invites/{gone.id}/revoke")
+    assert revoked.status_code == 303
+    [row] = [r for r in await invitation_rows(db, tenant.id) if r.id == gone.id]
+    assert row.revoked_at is not None
+    page = await admin.get("/dashboard/team")
+    assert "No pending invitations" in page.text  # accepted and revoked ones leave the list

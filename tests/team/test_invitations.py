@@ -340,3 +340,16 @@ async def test_pending_list_excludes_accepted_revoked_and_expired(db: Database, 
         assert [p.id for p in pending] == [keep.invitation.id]
     clock.advance(timedelta(days=7))
     assert await in_core(db, service.list_pending_invitations, team["admin"], clock) == []
+
+
+async def test_open_list_keeps_expired_invitations_for_resend(db: Database, team: Team, clock: FrozenClock) -> None:
+    keep = await invite(db, team, clock, "keep@example.com")
+    gone = await invite(db, team, clock, "gone@example.com")
+    used = await invite(db, team, clock, "used@example.com")
+    await in_core(db, service.revoke, team["admin"], clock, META, invitation_id=gone.invitation.id)
+    await in_core(db, service.accept, used.token, "Used", PASSWORD, clock)
+    clock.advance(timedelta(days=7))
+    for role in ROLES:
+        listed = await in_core(db, service.list_open_invitations, team[role])
+        assert [p.id for p in listed] == [keep.invitation.id]
+    assert listed[0].expires_at <= clock.now()

@@ -122,6 +122,19 @@ class TeamRepository:
         )
         return list((await self.conn.execute(stmt)).all())
 
+    async def open_invitations(self) -> list[DbRow]:
+        """Neither accepted nor revoked, expired or not (an expired one can still be resent or revoked)."""
+        stmt = (
+            select(invitations)
+            .where(
+                invitations.c.tenant_id == self.tenant_id,
+                invitations.c.accepted_at.is_(None),
+                invitations.c.revoked_at.is_(None),
+            )
+            .order_by(invitations.c.created_at, invitations.c.id)
+        )
+        return list((await self.conn.execute(stmt)).all())
+
     async def insert_invitation(self, values: Mapping[str, Any]) -> DbRow:
         stmt = insert(invitations).values(**values, tenant_id=self.tenant_id).returning(invitations)
         row: DbRow = (await self.conn.execute(stmt)).one()

@@ -199,6 +199,13 @@ async def list_pending_invitations(conn: Connection, actor: ActingMember, clock:
     return await repo.pending_invitations(clock.now())
 
 
+async def list_open_invitations(conn: Connection, actor: ActingMember) -> list[DbRow]:
+    """Invitations neither accepted nor revoked, expired ones included: the team screen shows those marked
+    expired, since `resend` and `revoke` still apply to them (needs `read`)."""
+    _, repo = await _authorize(conn, actor, "read")
+    return await repo.open_invitations()
+
+
 # --- invitations ---
 
 

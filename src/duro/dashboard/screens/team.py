@@ -71,7 +71,7 @@ async def _team_page(
 
     async def load(conn: Connection) -> tuple[list[Any], list[Any], dict[str, Any]]:
         members = await team.list_members(conn, me)
-        invites = await team.list_pending_invitations(conn, me, clock)
+        invites = await team.list_open_invitations(conn, me)
         return members, invites, await audit_log.last_logins(conn, call.tenant_id)
 
     members, invites, logins = await call.core(load)
@@ -88,7 +88,18 @@ async def _team_page(
         }
         for m in members
     ]
-    pending = [{"id": i.id, "email": i.email, "role": i.role, "expiresAt": format_ts(i.expires_at)} for i in invites]
+    now = clock.now()
+    # Expired invitations stay listed (marked) so they can be resent or revoked from here (02 §8.1).
+    pending = [
+        {
+            "id": i.id,
+            "email": i.email,
+            "role": i.role,
+            "expiresAt": format_ts(i.expires_at),
+            "expired": now >= i.expires_at,  # the accept page's rule (`team.service.accept`)
+        }
+        for i in invites
+    ]
     return await call.screen(
         "screens/team/index.html",
         status,
