@@ -65,8 +65,11 @@ def test_defaults_cover_every_field_of_07_s4() -> None:
     assert defaults()["checkout"]["rails"] == RAILS
 
 
+LOGO = "/assets/logos/ten_01JGFJJZ4V8Q2M6T3X9K0D5R7B/" + "a" * 64 + ".png"
+
+
 def test_cascade_fills_brand_font_logo_and_the_tenant_name() -> None:
-    config = merge_surface(None, "general", {"brandColor": "#112233", "font": "inter", "logo": "logos/ten_1.png"})
+    config = merge_surface(None, "general", {"brandColor": "#112233", "font": "inter", "logo": LOGO})
     config = merge_surface(config, "checkout", {"brandColor": "#AABBCC"})
     out = effective(config, "Acme Ltd")
     assert out["general"]["displayName"] == "Acme Ltd"
@@ -74,7 +77,7 @@ def test_cascade_fills_brand_font_logo_and_the_tenant_name() -> None:
     for surface in ("store", "overlay", "portal", "email"):
         assert out[surface]["brandColor"] == "#112233"
     for surface in ("store", "checkout", "overlay", "portal", "email"):
-        assert (out[surface]["font"], out[surface]["logo"]) == ("inter", "logos/ten_1.png")
+        assert (out[surface]["font"], out[surface]["logo"]) == ("inter", LOGO)
     named = effective(merge_surface(config, "general", {"displayName": "Acme"}), "Acme Ltd")
     assert named["general"]["displayName"] == "Acme"
     plain = effective({}, "Shop")
@@ -177,6 +180,10 @@ def test_every_error_is_reported_and_nothing_merged() -> None:
         ("portal", {"supportUrl": "https://example.com/" + "a" * 2048}, "supportUrl"),
         ("general", {"logo": "http://cdn.example.com/logo.png"}, "logo"),
         ("general", {"logo": "https://cdn.example.com/logo.svg"}, "logo"),
+        ("general", {"logo": "logos/ten_1.png"}, "logo"),  # a storage key is not a public path
+        ("general", {"logo": "/assets/logos/ten_01JGFJJZ4V8Q2M6T3X9K0D5R7B/" + "a" * 64 + ".svg"}, "logo"),
+        ("general", {"logo": "/assets/logos/ten_01JGFJJZ4V8Q2M6T3X9K0D5R7B/../../kyc/x.png"}, "logo"),
+        ("general", {"logo": "/dashboard/logout"}, "logo"),
         # origins
         ("overlay", {"allowedOrigins": "https://shop.example.com"}, "allowedOrigins"),
         ("overlay", {"allowedOrigins": ["https://shop.example.com/checkout"]}, "allowedOrigins.0"),

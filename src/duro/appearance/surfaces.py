@@ -42,6 +42,8 @@ MAX_ORIGINS = 50
 _COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 _LINK_ID = re.compile(r"^plink_[0-9A-HJKMNP-TV-Z]{26}$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Where an uploaded logo is served (`duro.appearance.logos`): content-addressed, so a path never changes meaning.
+LOGO_PATH: Final = re.compile(r"/assets/logos/(ten_[0-9A-Za-z]{26})/([0-9a-f]{64}\.(?:png|jpg|webp))")
 
 Check = Callable[[Any], Any]  # returns the normalised value or raises ValueError(issue)
 
@@ -104,15 +106,19 @@ def _https_url(value: Any) -> Any:
 
 
 def _logo(value: Any) -> Any:
-    """A storage key or URL of the uploaded logo (uploads arrive with the dashboard)."""
+    """The public path of a logo uploaded through the dashboard (`/assets/logos/{tenantId}/{sha256}.{ext}`, served
+    by Duro itself), or an https URL of an image hosted elsewhere (the CLI may set one). SVG is refused either way:
+    an SVG can carry script, and a hosted page must never load one."""
     if not isinstance(value, str) or not 1 <= len(value) <= MAX_URL:
         raise ValueError(f"must be a string of 1-{MAX_URL} characters")
     if any(not ch.isprintable() or ch.isspace() for ch in value):
         raise ValueError("must not contain spaces or control characters")
-    if "://" in value:
-        _https_url(value)
     if urlsplit(value).path.lower().endswith(".svg"):
         raise ValueError("SVG logos are not accepted")
+    if "://" in value:
+        return _https_url(value)
+    if not LOGO_PATH.fullmatch(value):
+        raise ValueError("must be an uploaded logo (/assets/logos/…) or an https URL")
     return value
 
 

@@ -13,17 +13,18 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
 from duro.api.responses import error_response, json_response
-from duro.appearance import service
+from duro.appearance import logos, service
 from duro.appearance.surfaces import FONTS, LANGUAGES, OBJECT_FIELDS, SURFACES
-from duro.dashboard.pages import fail, redirect
+from duro.dashboard.pages import check_session_csrf, fail, redirect, require_session
 from duro.dashboard.screens.appearance_preview import render_preview
 from duro.dashboard.shell import DashCall, add_layout_hook, dash, dash_json, dash_post, field_errors, text
 from duro.gateway.protocol import RAILS
-from duro.kit.errors import DuroError
+from duro.kit import uploads
+from duro.kit.errors import DuroError, invalid_field
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
@@ -54,7 +55,6 @@ UI_FIELDS: Final[dict[str, tuple[UiField, ...]]] = {
         UiField("displayName", "Display name", "text", hint="Blank = your business name"),
         UiField("brandColor", "Brand colour", "color", hint="#RRGGBB"),
         UiField("font", "Font", "select", FONTS),
-        UiField("logo", "Logo URL", "text", hint="An https URL of a PNG, JPEG or WebP image (SVG is refused)"),
         UiField("language", "Language", "select", LANGUAGES),
     ),
     "store": (
@@ -154,6 +154,7 @@ async def _editor(
     *,
     values: dict[str, Any] | None = None,
     errors: dict[str, str] | None = None,
+    logo_errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
     view = await call.core(lambda conn: service.get_config(conn, call.tenant_id))
@@ -168,6 +169,7 @@ async def _editor(
         values=values if values is not None else _field_values(view["draft"][surface]),
         errors=errors or {},
         changed=set(view["changedSurfaces"]),
+        logo_errors=logo_errors or {},
     )
 
 
@@ -211,6 +213,49 @@ async def discard(request: Request) -> Response:
         )
     )
     return call.done(back, f"Draft discarded: back to version {view['version']}.")
+
+
+# One logo (≤ 1 MiB) plus the multipart overhead; the shell's 64 KiB form reader is too small for it.
+MAX_LOGO_BODY: Final = logos.MAX_LOGO_BYTES + uploads.MULTIPART_OVERHEAD
+GENERAL: Final = "/dashboard/appearance/general"
+
+
+@router.post("/appearance/logo")
+async def upload_logo(request: Request) -> Response:
+    """A PNG/JPEG/WebP logo into the draft's `general.logo` (07 §4). The permission is checked before the body is
+    read, so a member who may not edit never costs a 1 MiB read; CSRF is checked on the parsed form before any
+    change."""
+    session = await require_session(request)
+    call = DashCall(request, session)
+    call.require("appearance.update_draft")
+    try:
+        form = await uploads.read_multipart(request, MAX_LOGO_BODY)
+    except uploads.BodyTooLarge:  # nothing was stored or changed
+        return await _editor(call, "general", logo_errors=field_errors(logos.logo_too_large()), status=422)
+    except uploads.NotMultipart as exc:
+        raise fail(request, 400, "unsupported_media_type", "Upload the logo with a multipart form.") from exc
+    except uploads.MalformedMultipart as exc:
+        raise fail(request, 400, "malformed_form", exc.message) from exc
+    try:
+        check_session_csrf(request, form, session)
+        upload = form.get("file")
+        try:
+            if not isinstance(upload, UploadFile):
+                raise invalid_field("file", "choose an image to upload", "file_missing")
+            data = await upload.read(logos.MAX_LOGO_BYTES + 1)
+            await logos.upload_logo(call.runtime.db, call.runtime.storage, call.runtime.clock, call.tenant_id, data)
+        except DuroError as exc:
+            return await _editor(call, "general", logo_errors=field_errors(exc), status=exc.status)
+    finally:
+        await form.close()
+    return call.done(GENERAL, "Logo added to the draft. Publish to show it on your hosted pages.")
+
+
+@router.post("/appearance/logo/remove")
+async def remove_logo(request: Request) -> Response:
+    call, _ = await dash_post(request, "appearance.update_draft")
+    await call.core(lambda conn: logos.remove_logo(conn, call.tenant_id, call.runtime.clock))
+    return call.done(GENERAL, "Logo removed from the draft. Publish to remove it from your hosted pages.")
 
 
 def _back(form: FormData) -> str:

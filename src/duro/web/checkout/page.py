@@ -10,6 +10,7 @@ from urllib.parse import urlencode, urlsplit
 from sqlalchemy import select
 
 from duro.appearance.service import published_for
+from duro.appearance.surfaces import LOGO_PATH
 from duro.checkout import public
 from duro.checkout.completion import redirect_url
 from duro.checkout.tokens import mode_of
@@ -71,8 +72,10 @@ async def load(runtime: Runtime, token: str) -> Checkout | None:
 
 
 def logo_source(logo: Any) -> tuple[str | None, tuple[str, ...]]:
-    """An absolute https logo and the origin to allow in `img-src`. Storage keys (uploads) are served once the
-    storage backend has a public route; until then such a logo is not shown."""
+    """The logo's `src` and the extra origin to allow in `img-src`: an uploaded logo is a same-origin path
+    (`/assets/logos/…`, covered by `'self'`), an absolute https logo needs its origin. Anything else is not shown."""
+    if isinstance(logo, str) and LOGO_PATH.fullmatch(logo):
+        return logo, ()
     if not isinstance(logo, str) or not logo.startswith("https://"):
         return None, ()
     parts = urlsplit(logo)
