@@ -299,14 +299,28 @@ class Joined:
 
 
 async def accept_invitation(
-    db: Database, clock: Clock, *, token: str, name: str, password: str, old_token: str | None, meta: RequestMeta
+    db: Database,
+    clock: Clock,
+    *,
+    token: str,
+    email: str,
+    name: str,
+    password: str,
+    old_token: str | None,
+    meta: RequestMeta,
 ) -> Joined:
     """The team service's `accept` (member row, `member.joined` audit) and, in the same transaction, the new
     member's first session, started as login does (02 §4): a new token, the browser's previous row deleted, an
-    admin in `enrolment_required`. Raises the service's DuroError (404/409/422)."""
+    admin in `enrolment_required`. Raises the service's DuroError (404/409/422).
+
+    The password is hashed in a worker thread before the transaction opens. `email` is the invitation's, as the
+    accept page read it: a password the policy refuses for it is not hashed at all (the service refuses it)."""
     meta_team = team.RequestMeta(meta.ip, meta.user_agent, meta.request_id)
+    given: str | team.HashedPassword = password
+    if password_problem(password, email) is None:
+        given = await team.hash_new_password(password)
     async with db.core_transaction() as conn:
-        member = await team.accept(conn, token, name, password, clock, meta_team)
+        member = await team.accept(conn, token, name, given, clock, meta_team)
         store = SessionStore(conn)
         if old_token:
             await store.delete_token(old_token)

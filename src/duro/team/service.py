@@ -12,6 +12,7 @@ their own 2FA from the team screen (403 `cannot_modify_self`). Members and invit
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
@@ -57,6 +58,20 @@ class IssuedInvitation:
     invitation: DbRow
     token: str
     link: str
+
+
+@dataclass(frozen=True, slots=True)
+class HashedPassword:
+    """A new member's password with its argon2id hash, made by `hash_new_password` before the caller opens its
+    transaction, so `accept` does no slow work while the transaction (and its connection) is held."""
+
+    plaintext: str
+    hash: str
+
+
+async def hash_new_password(password: str) -> HashedPassword:
+    """argon2id is slow on purpose: it runs in a worker thread, never on the event loop."""
+    return HashedPassword(password, await asyncio.to_thread(hash_password, password))
 
 
 # --- errors ---
@@ -316,12 +331,22 @@ async def revoke(
 
 
 async def accept(
-    conn: Connection, token: str, name: str, password: str, clock: Clock, meta: RequestMeta | None = None
+    conn: Connection,
+    token: str,
+    name: str,
+    password: str | HashedPassword,
+    clock: Clock,
+    meta: RequestMeta | None = None,
 ) -> DbRow:
     """Accept an invitation: creates the member with the invited role and returns the row (starting a session is
     the caller's job). Single use; unknown or revoked tokens answer 404, used ones 409 `invitation_used`, expired
     ones 409 `invitation_expired`; an email that became a member meanwhile 409 `duplicate_email`. Audits
-    `member.joined` with the new member as actor."""
+    `member.joined` with the new member as actor.
+
+    `password` is best passed already hashed (`hash_new_password`, before the transaction opens); a plain string
+    is hashed here, in a worker thread, once every check has passed."""
+    prepared = password if isinstance(password, HashedPassword) else None
+    password = password.plaintext if isinstance(password, HashedPassword) else password
     if len(token) != INVITE_TOKEN_LENGTH or not is_base62(token):
         raise invitation_missing()
     invitation = await invitation_by_token_hash(conn, sha256_hex(token))
@@ -343,13 +368,15 @@ async def accept(
     if await email_is_member(conn, invitation.email):
         raise duplicate_email()
     repo = TeamRepository(conn, invitation.tenant_id)
+    if prepared is None:
+        prepared = await hash_new_password(password)
     try:
         member = await repo.insert_member(
             {
                 "id": new_id("mem"),
                 "email": invitation.email,
                 "name": name,
-                "password_hash": hash_password(password),
+                "password_hash": prepared.hash,
                 "role": invitation.role,
                 "created_at": now,
                 "updated_at": now,

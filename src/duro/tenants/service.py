@@ -6,6 +6,7 @@ so it runs in a single transaction, switching the connection's schema map betwee
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -107,7 +108,8 @@ async def provision_tenant(
     if problems:
         raise validation("invalid tenant", problems)
 
-    password_hash = hash_password(password)  # slow on purpose; done before the transaction opens
+    # argon2 is slow on purpose: in a worker thread (never on the event loop) and before the transaction opens.
+    password_hash = await asyncio.to_thread(hash_password, password)
     now = clock.now()
     async with db.core_transaction() as conn:
         tenants = TenantStore(conn)

@@ -278,6 +278,7 @@ async def invite_accept(request: Request, token: str) -> Response:
                 runtime.db,
                 runtime.clock,
                 token=token,
+                email=found.email,
                 name=name,
                 password=password,
                 old_token=request.cookies.get(SESSION_COOKIE),
