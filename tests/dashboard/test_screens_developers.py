@@ -1,5 +1,5 @@
-"""API keys and OAuth clients screens (07 §3, §12): minted by the CLI's services, plaintext shown once, audited,
-revocation effective on /v1, `apikey:manage` enforced, current mode only."""
+"""API keys and OAuth clients screens (07 §3, §12): minted by the CLI's services, plaintext shown once, audited by
+those services, revocation effective on /v1, `apikey:manage` enforced, current mode only, pages of 20."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from duro.config import Settings
+from duro.context import RepositoryContext
+from duro.credentials.service import create_api_key, create_oauth_client, revoke_api_key
 from duro.db.engine import Database
+from duro.kit.clock import SystemClock
 from duro.models.core import audit_logs
+from duro.tenants.service import CLI_ACTOR
 from tests.conftest import TenantKeys
 from tests.dashboard.conftest import audit_actions
 
@@ -190,3 +195,121 @@ async def test_oauth_clients_permission_and_mode(tenant: TenantKeys, dash_as: An
     live_page = await live.get(CLIENTS)
     assert "Test only" not in live_page.text
     assert "Nope" not in (await dev.get(CLIENTS)).text
+
+
+# --- pages and audit entries written by the credential services ---
+
+
+def ctx_for(conn: Any, tenant_id: str, settings: Settings) -> RepositoryContext:
+    """The context `duro keys …` / `duro oauth …` build (cli.py `_cli_ctx`)."""
+    return RepositoryContext(conn, tenant_id, "test", SystemClock(), settings, CLI_ACTOR)
+
+
+def ids_in(html: str, attr: str) -> list[str]:
+    return re.findall(rf'{attr}="([^"]+)"', html)
+
+
+def next_link(html: str) -> str:
+    found = re.search(r'<a rel="next" href="([^"]+)"', html)
+    assert found, "no next page link"
+    return found.group(1).replace("&amp;", "&")
+
+
+async def audit_rows(db: Database, tenant_id: str, action: str) -> list[Any]:
+    async with db.core_transaction() as conn:
+        stmt = (
+            select(audit_logs)
+            .where(audit_logs.c.tenant_id == tenant_id, audit_logs.c.action == action)
+            .order_by(audit_logs.c.id)
+        )
+        return list((await conn.execute(stmt)).all())
+
+
+async def test_keys_are_listed_in_pages_of_20_with_the_count_of_every_page(
+    tenant: TenantKeys, dash_as: Any, db: Database, settings: Settings
+) -> None:
+    async with db.transaction("test") as conn:
+        ctx = ctx_for(conn, tenant.id, settings)
+        for i in range(21):  # revoked as they go, so the limit of 20 unrevoked keys is never reached
+            made = await create_api_key(ctx, "secret", f"paged {i}")
+            await revoke_api_key(ctx, made.row.id)
+    dash = await dash_as(tenant, "developer")
+    first = await dash.get(KEYS)
+    assert first.status_code == 200
+    page1 = ids_in(first.text, "data-key-id")
+    assert len(page1) == 20
+    assert "2 of 20 unrevoked keys in use" in first.text  # counted over all pages, not the shown rows
+    assert "paged 20</td>" in first.text  # newest first
+    second = await dash.get(next_link(first.text))
+    assert second.status_code == 200
+    page2 = ids_in(second.text, "data-key-id")
+    assert len(page2) == 3  # 2 provisioned + 21 made
+    assert not set(page1) & set(page2)
+    assert "Default secret key</td>" in second.text
+    assert "2 of 20 unrevoked keys in use" in second.text
+    assert 'rel="next"' not in second.text
+    assert "« First page" in second.text
+    stale = await dash.get(f"{KEYS}?cursor=key_not_in_this_list")
+    assert stale.status_code == 400
+
+
+async def test_oauth_clients_are_listed_in_pages_of_20(
+    tenant: TenantKeys, dash_as: Any, db: Database, settings: Settings
+) -> None:
+    async with db.transaction("test") as conn:
+        for i in range(21):
+            await create_oauth_client(ctx_for(conn, tenant.id, settings), f"client {i}")
+    dash = await dash_as(tenant, "read_only")
+    first = await dash.get(CLIENTS)
+    page1 = ids_in(first.text, "data-client-id")
+    assert len(page1) == 20
+    assert "client 20</td>" in first.text
+    second = await dash.get(next_link(first.text))
+    page2 = ids_in(second.text, "data-client-id")
+    assert len(page2) == 1
+    assert "client 0</td>" in second.text
+    assert not set(page1) & set(page2)
+    live = await dash_as(tenant, "owner", mode="live")
+    assert "No OAuth clients in live mode yet" in (await live.get(CLIENTS)).text
+
+
+async def test_dashboard_audit_entries_keep_their_shape_and_hold_no_secret(
+    tenant: TenantKeys, dash_as: Any, db: Database
+) -> None:
+    dash = await dash_as(tenant, "developer")
+    made = await dash.post(KEYS, {"name": "Audited", "kind": "secret"}, headers={"user-agent": "audit-test/1"})
+    plaintext = secret_in(made.text)
+    key_id = re.search(r'data-key-id="(key_[^"]+)">\s*<td>Audited<', made.text)
+    assert key_id
+    assert (await dash.post(f"{KEYS}/{key_id.group(1)}/revoke")).status_code == 303
+    assert (await dash.post(f"{KEYS}/{key_id.group(1)}/revoke")).status_code == 303  # twice: one entry
+    client = await dash.post(CLIENTS, {"name": "Audited client"})
+    client_secret = secret_in(client.text)
+    client_pk = re.search(r'data-client-id="(oac_[^"]+)"', client.text)
+    assert client_pk
+    assert (await dash.post(f"{CLIENTS}/{client_pk.group(1)}/revoke")).status_code == 303
+
+    (created,) = await audit_rows(db, tenant.id, "api_key.created")
+    assert (created.actor_type, created.actor_id, created.actor_label) == (
+        "member",
+        dash.member.id,
+        dash.member.email,
+    )
+    assert (created.target_type, created.target_id, created.mode) == ("api_key", key_id.group(1), "test")
+    assert created.after == {"kind": "secret", "name": "Audited", "prefix": plaintext[:12], "last4": plaintext[-4:]}
+    assert created.ip
+    assert created.request_id
+    assert created.user_agent == "audit-test/1"
+    (revoked,) = await audit_rows(db, tenant.id, "api_key.revoked")
+    assert revoked.before == {"revokedAt": None}
+    assert revoked.after["revokedAt"].startswith("2025-03-03T09:00:00")
+    assert (revoked.actor_type, revoked.target_id) == ("member", key_id.group(1))
+    (client_created,) = await audit_rows(db, tenant.id, "oauth_client.created")
+    assert set(client_created.after) == {"clientId", "name", "secretLast4"}
+    assert client_created.after["secretLast4"] == client_secret[-4:]
+    (client_revoked,) = await audit_rows(db, tenant.id, "oauth_client.revoked")
+    assert (client_revoked.target_type, client_revoked.before) == ("oauth_client", {"revokedAt": None})
+    for row in (created, revoked, client_created, client_revoked):
+        dumped = str(dict(row._mapping))
+        assert plaintext not in dumped
+        assert client_secret not in dumped

@@ -1,10 +1,16 @@
-"""Minting, listing and revoking API keys and OAuth clients (dashboard and CLI only, never /v1)."""
+"""Minting, listing and revoking API keys and OAuth clients (dashboard and CLI only, never /v1).
+
+Creation and revocation are audited here, in the same transaction, so the dashboard and `duro keys` / `duro oauth`
+record the same entries (actor, ip and request id come from the RepositoryContext; the CLI's actor is
+`system`/`cli`). An entry carries only what the lists show (prefix, last 4, client id): never a secret or a hash.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from duro.audit.service import record
 from duro.auth.tokens import KeyKind, mint_client_id, mint_client_secret, mint_key
 from duro.context import RepositoryContext
 from duro.credentials.repository import ApiKeyRepository, OAuthClientRepository
@@ -12,6 +18,7 @@ from duro.db.repository import DbRow
 from duro.kit.errors import conflict, not_found
 from duro.kit.ids import new_id
 from duro.kit.jsonenc import format_ts
+from duro.kit.pagination import PageRequest
 
 MAX_UNREVOKED_KEYS = 20
 
@@ -57,7 +64,19 @@ def oauth_client_json(row: DbRow) -> dict[str, Any]:
     }
 
 
-async def create_api_key(ctx: RepositoryContext, kind: KeyKind, name: str | None = None) -> CreatedKey:
+async def list_api_keys(ctx: RepositoryContext, page: PageRequest) -> dict[str, Any]:
+    """Newest first, keyset pages (01 §7); revoked keys stay listed."""
+    return (await ctx.repo(ApiKeyRepository).page(page)).map(api_key_json).as_json()
+
+
+async def list_oauth_clients(ctx: RepositoryContext, page: PageRequest) -> dict[str, Any]:
+    return (await ctx.repo(OAuthClientRepository).page(page)).map(oauth_client_json).as_json()
+
+
+async def create_api_key(
+    ctx: RepositoryContext, kind: KeyKind, name: str | None = None, *, audited: bool = True
+) -> CreatedKey:
+    """`audited=False` only for keys minted as part of another audited change (tenant provisioning)."""
     repo = ctx.repo(ApiKeyRepository)
     if await repo.count_unrevoked() >= MAX_UNREVOKED_KEYS:
         raise conflict("key_limit_reached", f"at most {MAX_UNREVOKED_KEYS} unrevoked keys per tenant and mode")
@@ -74,6 +93,9 @@ async def create_api_key(ctx: RepositoryContext, kind: KeyKind, name: str | None
             "created_at": ctx.clock.now(),
         }
     )
+    if audited:
+        after = {"kind": row["kind"], "name": row["name"], "prefix": row["prefix"], "last4": row["last4"]}
+        await record(ctx, "api_key.created", target_type="api_key", target_id=row["id"], after=after)
     return CreatedKey(row, minted.plaintext)
 
 
@@ -84,7 +106,15 @@ async def revoke_api_key(ctx: RepositoryContext, key_id: str) -> DbRow:
         existing = await repo.get_row(key_id)
         if existing is None:
             raise not_found("No such API key")
-        return existing  # already revoked: revocation is irreversible and idempotent
+        return existing  # already revoked: revocation is irreversible and idempotent, and records nothing new
+    await record(
+        ctx,
+        "api_key.revoked",
+        target_type="api_key",
+        target_id=key_id,
+        before={"revokedAt": None},
+        after={"revokedAt": format_ts(row["revoked_at"])},
+    )
     return row
 
 
@@ -101,6 +131,8 @@ async def create_oauth_client(ctx: RepositoryContext, name: str | None = None) -
             "created_at": ctx.clock.now(),
         }
     )
+    after = {"clientId": row["client_id"], "name": row["name"], "secretLast4": row["secret_last4"]}
+    await record(ctx, "oauth_client.created", target_type="oauth_client", target_id=row["id"], after=after)
     return CreatedClient(row, secret.plaintext)
 
 
@@ -112,4 +144,12 @@ async def revoke_oauth_client(ctx: RepositoryContext, client_pk: str) -> DbRow:
         if existing is None:
             raise not_found("No such OAuth client")
         return existing
+    await record(
+        ctx,
+        "oauth_client.revoked",
+        target_type="oauth_client",
+        target_id=client_pk,
+        before={"revokedAt": None},
+        after={"revokedAt": format_ts(row["revoked_at"])},
+    )
     return row

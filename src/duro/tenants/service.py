@@ -151,8 +151,11 @@ async def provision_tenant(
         keys: dict[Mode, dict[str, str]] = {}
         for mode in MODES:
             ctx = RepositoryContext(conn.for_schema(MODE_SCHEMAS[mode]), tenant_id, mode, clock, settings, actor)
-            secret = await create_api_key(ctx, "secret", "Default secret key")
-            publishable = await create_api_key(ctx, "publishable", "Default publishable key")
+            # Not audited one by one: the default keys are part of creating the tenant, which is the change the log
+            # records (`tenant.created`, written by signup through `within`); four `api_key.created` entries per
+            # new tenant would only be noise. Every key minted later (dashboard, `duro keys create`) is audited.
+            secret = await create_api_key(ctx, "secret", "Default secret key", audited=False)
+            publishable = await create_api_key(ctx, "publishable", "Default publishable key", audited=False)
             keys[mode] = {"secret": secret.plaintext, "publishable": publishable.plaintext}
             # 02 §4: default recovery settings in both modes and an empty appearance, written now so a tenant's
             # configuration is never implicit (readers still fall back to the defaults for older tenants).

@@ -3,7 +3,8 @@
 Keys and clients are machine credentials of the tenant and the session's current mode (scope `*`, 02 §1); the
 member who creates one gets nothing extra. They are minted by the same services as `duro keys` / `duro oauth`, so
 only hashes are stored; the plaintext is rendered once, in the answer to the creating POST (never a redirect or a
-flash, which would put it in a cookie), with `Cache-Control: no-store` so no cache keeps that page.
+flash, which would put it in a cookie), with `Cache-Control: no-store` so no cache keeps that page. Both lists are
+keyset pages of 20, newest first; the services write the audit entries (`api_key.created`, …), as for the CLI.
 """
 
 from __future__ import annotations
@@ -13,20 +14,23 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from duro.audit.service import record
 from duro.context import RepositoryContext
-from duro.credentials.repository import ApiKeyRepository, OAuthClientRepository
+from duro.credentials.repository import ApiKeyRepository
 from duro.credentials.service import (
     MAX_UNREVOKED_KEYS,
     api_key_json,
     create_api_key,
     create_oauth_client,
+    list_api_keys,
+    list_oauth_clients,
     oauth_client_json,
     revoke_api_key,
     revoke_oauth_client,
 )
+from duro.dashboard.pages import fail
 from duro.dashboard.shell import DashCall, dash, dash_post, field_errors, text
 from duro.kit.errors import Detail, DuroError, validation
+from duro.kit.pagination import PageRequest
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
@@ -37,6 +41,7 @@ KEY_KINDS: Final = (
     ("publishable", "Publishable key (pk_) — checkout sessions from a browser"),
 )
 MAX_NAME: Final = 80
+PER_PAGE: Final = 20
 NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -50,20 +55,34 @@ def _no_store(response: Response) -> Response:
     return response
 
 
+def _page_request(call: DashCall) -> PageRequest:
+    return PageRequest(limit=PER_PAGE, cursor=call.request.query_params.get("cursor") or None)
+
+
+async def _read(call: DashCall, fn: Any) -> Any:
+    """A list read whose DuroError (a stale or foreign cursor) becomes the dashboard's error page."""
+    try:
+        return await call.read(fn)
+    except DuroError as exc:
+        raise fail(call.request, exc.status, exc.reason or exc.code, exc.message) from exc
+
+
 # --- API keys ---
 
 
-async def _keys(ctx: RepositoryContext) -> list[dict[str, Any]]:
-    return [api_key_json(r) for r in await ctx.repo(ApiKeyRepository).list_all()]
-
-
 async def _keys_page(call: DashCall, status: int = 200, **context: Any) -> Response:
-    keys = await call.read(_keys)
-    unrevoked = sum(1 for k in keys if k["revokedAt"] is None)
+    page_request = _page_request(call)
+
+    async def load(ctx: RepositoryContext) -> tuple[dict[str, Any], int]:
+        # The count covers every page: the limit applies to all unrevoked keys, not the ones shown.
+        return await list_api_keys(ctx, page_request), await ctx.repo(ApiKeyRepository).count_unrevoked()
+
+    page, unrevoked = await _read(call, load)
     return await call.screen(
         "screens/developers/api_keys.html",
         status,
-        keys=keys,
+        page=page,
+        keys=page["items"],
         unrevoked=unrevoked,
         max_keys=MAX_UNREVOKED_KEYS,
         kinds=KEY_KINDS,
@@ -92,10 +111,7 @@ async def api_key_create(request: Request) -> Response:
             raise validation("kind: invalid", [Detail("kind", "must be secret or publishable")])
         _check_name(name)
         made = await create_api_key(ctx, kind, name or None)  # type: ignore[arg-type]
-        out = api_key_json(made.row)
-        after = {k: out[k] for k in ("kind", "name", "prefix", "last4")}
-        await record(ctx, "api_key.created", target_type="api_key", target_id=out["id"], after=after)
-        return out, made.plaintext
+        return api_key_json(made.row), made.plaintext
 
     try:
         key, plaintext = await call.write(create)
@@ -111,19 +127,7 @@ async def api_key_revoke(request: Request, key_id: str) -> Response:
     call, _ = await dash_post(request, "api_key.revoke")
 
     async def revoke(ctx: RepositoryContext) -> dict[str, Any]:
-        before = await ctx.repo(ApiKeyRepository).get_row(key_id)
-        row = await revoke_api_key(ctx, key_id)
-        out = api_key_json(row)
-        if before is not None and before["revoked_at"] is None:  # revoking twice records nothing new
-            await record(
-                ctx,
-                "api_key.revoked",
-                target_type="api_key",
-                target_id=key_id,
-                before={"revokedAt": None},
-                after={"revokedAt": out["revokedAt"]},
-            )
-        return out
+        return api_key_json(await revoke_api_key(ctx, key_id))
 
     try:
         key = await call.write(revoke)
@@ -135,17 +139,15 @@ async def api_key_revoke(request: Request, key_id: str) -> Response:
 # --- OAuth clients ---
 
 
-async def _clients(ctx: RepositoryContext) -> list[dict[str, Any]]:
-    return [oauth_client_json(r) for r in await ctx.repo(OAuthClientRepository).list_all()]
-
-
 async def _clients_page(call: DashCall, status: int = 200, **context: Any) -> Response:
-    clients = await call.read(_clients)
+    page_request = _page_request(call)
+    page = await _read(call, lambda ctx: list_oauth_clients(ctx, page_request))
     token_url = call.runtime.settings.public_url.rstrip("/") + "/v1/oauth/token"
     return await call.screen(
         "screens/developers/oauth_clients.html",
         status,
-        clients=clients,
+        page=page,
+        clients=page["items"],
         token_url=token_url,
         errors=context.pop("errors", {}),
         values=context.pop("values", {}),
@@ -169,10 +171,7 @@ async def oauth_client_create(request: Request) -> Response:
     async def create(ctx: RepositoryContext) -> tuple[dict[str, Any], str]:
         _check_name(name)
         made = await create_oauth_client(ctx, name or None)
-        out = oauth_client_json(made.row)
-        after = {k: out[k] for k in ("clientId", "name", "secretLast4")}
-        await record(ctx, "oauth_client.created", target_type="oauth_client", target_id=out["id"], after=after)
-        return out, made.client_secret
+        return oauth_client_json(made.row), made.client_secret
 
     try:
         client, secret = await call.write(create)
@@ -186,19 +185,7 @@ async def oauth_client_revoke(request: Request, client_pk: str) -> Response:
     call, _ = await dash_post(request, "oauth_client.revoke")
 
     async def revoke(ctx: RepositoryContext) -> dict[str, Any]:
-        before = await ctx.repo(OAuthClientRepository).get_row(client_pk)
-        row = await revoke_oauth_client(ctx, client_pk)
-        out = oauth_client_json(row)
-        if before is not None and before["revoked_at"] is None:
-            await record(
-                ctx,
-                "oauth_client.revoked",
-                target_type="oauth_client",
-                target_id=client_pk,
-                before={"revokedAt": None},
-                after={"revokedAt": out["revokedAt"]},
-            )
-        return out
+        return oauth_client_json(await revoke_oauth_client(ctx, client_pk))
 
     try:
         client = await call.write(revoke)
