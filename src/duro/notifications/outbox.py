@@ -36,11 +36,13 @@ from duro.kit.ids import new_id
 from duro.models.billing import invoices, subscriptions
 from duro.models.core import tenants
 from duro.models.customers import customers
+from duro.models.identity import store_configs
 from duro.models.notifications import email_templates, notifications, platform_notifications
 from duro.models.plans import plans
 from duro.notifications.rendering import (
     customer_name,
     email_html,
+    email_layout,
     failure_reason,
     format_amount,
     format_date,
@@ -60,6 +62,15 @@ class Override:
     channel: str
     enabled: bool
     muted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Brand:
+    """The tenant's name and its published appearance as stored (`core.store_configs.published`, sparse; None =
+    all defaults), read in the same statement as the rest of a message's data."""
+
+    tenant_name: str
+    published: Mapping[str, Any] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +104,6 @@ def portal_link(ctx: RepositoryContext, phone: str | None, hosted_payment_url: s
     return hosted_payment_url or ""
 
 
-def _footer(store_name: str) -> str:
-    return f"You are receiving this email because you have a subscription with {store_name}."
-
-
 def _message_rows(
     ctx: RepositoryContext,
     tpl: Template,
@@ -107,8 +114,10 @@ def _message_rows(
     dedup_key: str,
     related: Mapping[str, str | None],
     at: datetime,
+    look: Brand,
 ) -> list[dict[str, Any]]:
-    """The rows to insert for one message: one per channel with an address (none without any address)."""
+    """The rows to insert for one message: one per channel with an address (none without any address). The HTML
+    part is the email layout with the tenant's PUBLISHED `email` surface (`look`), snapshotted like the text."""
     channels = [ch for ch in _channels(tpl, override) if who.address(ch)]
     if not channels:
         return []
@@ -127,7 +136,7 @@ def _message_rows(
         subject=override.subject if use_text and override is not None else None,
         body=override.body if use_text and override is not None else None,
     )
-    store_name = values.get("store_name", "")
+    html = email_layout(look.published, look.tenant_name, rendered.text, public_url=ctx.settings.public_url)
     rows = []
     for ch in channels:
         rows.append(
@@ -139,9 +148,7 @@ def _message_rows(
                 "recipient": who.address(ch),
                 "subject": rendered.subject if ch == "email" else None,
                 "body_text": rendered.text,
-                "body_html": email_html(rendered.text, header=store_name, footer=_footer(store_name))
-                if ch == "email"
-                else None,
+                "body_html": html if ch == "email" else None,
                 "whatsapp_template": whatsapp_template(tpl, values, ctx.settings.whatsapp_language)
                 if ch == "whatsapp"
                 else None,
@@ -209,8 +216,9 @@ async def notify_customer(
 ) -> list[str]:
     """Queue customer message `template_key` in this transaction; returns the ids queued (empty when the customer
     has no address for the channel, or the dedup key was already used). Two statements: one SELECT (customer,
-    tenant name, the tenant's override, plan, and the related subscription/invoice for what the rows passed in do
-    not carry) and one INSERT. `at` is the clock time of the cause (a test clock's time for its subscriptions)."""
+    tenant name and published appearance, the tenant's override, plan, and the related subscription/invoice for
+    what the rows passed in do not carry) and one INSERT. `at` is the clock time of the cause (a test clock's time
+    for its subscriptions)."""
     tpl = template(template_key)
     if not tpl.overridable:
         raise ValueError(f"{template_key} is not a customer template")
@@ -220,7 +228,7 @@ async def notify_customer(
     invoice_id = _first(_get(invoice, "id"), _get(schedule, "invoice_id"))
     schedule_id = _first(_get(schedule, "id"), _get(invoice, "dunning_schedule_id"))
 
-    c, t, o, s, p, i = customers, tenants, email_templates, subscriptions, plans, invoices
+    c, t, o, s, p, i, sc = customers, tenants, email_templates, subscriptions, plans, invoices, store_configs
     sub_key = bindparam("b_sub", subscription_id, type_=Text)
     inv_key = bindparam("b_inv", invoice_id, type_=Text)
     stmt = (
@@ -229,6 +237,7 @@ async def notify_customer(
             c.c.email,
             c.c.phone,
             t.c.name.label("store_name"),
+            sc.c.published.label("appearance"),
             o.c.subject.label("o_subject"),
             o.c.body.label("o_body"),
             o.c.channel.label("o_channel"),
@@ -244,6 +253,7 @@ async def notify_customer(
         )
         .select_from(
             c.join(t, t.c.id == c.c.tenant_id)
+            .outerjoin(sc, sc.c.tenant_id == t.c.id)
             .outerjoin(o, and_(o.c.tenant_id == c.c.tenant_id, o.c.template_key == literal(template_key)))
             .outerjoin(s, and_(s.c.tenant_id == c.c.tenant_id, s.c.id == sub_key))
             .outerjoin(p, and_(p.c.tenant_id == c.c.tenant_id, p.c.id == s.c.plan_id))
@@ -295,15 +305,17 @@ async def notify_customer(
         "invoice_id": invoice_id,
         "schedule_id": schedule_id,
     }
-    rows = _message_rows(ctx, tpl, values, _override(row), who, dedup_key=dedup_key, related=related, at=at)
+    look = Brand(row["store_name"], row["appearance"])
+    rows = _message_rows(ctx, tpl, values, _override(row), who, dedup_key=dedup_key, related=related, at=at, look=look)
     return await _insert(ctx, rows)
 
 
 async def queue_receipts(ctx: RepositoryContext, invoices_paid: Sequence[DbRow], at: datetime) -> int:
     """Queue a `receipt` (dedup `receipt_{invoiceId}`) for each paid invoice given, all of this context's tenant,
     in four statements whatever their number: customers, subscriptions with their plans, tenant name with its
-    override, then one multi-row INSERT … ON CONFLICT DO NOTHING (a single invoice goes through `notify_customer`:
-    two statements). Every invoice given is taken as paid. Returns how many rows were queued."""
+    published appearance and override, then one multi-row INSERT … ON CONFLICT DO NOTHING (a single invoice goes
+    through `notify_customer`: two statements). Every invoice given is taken as paid. Returns how many rows were
+    queued."""
     if not invoices_paid:
         return 0
     if len(invoices_paid) == 1:  # the one-invoice paths: two statements instead of four
@@ -313,7 +325,7 @@ async def queue_receipts(ctx: RepositoryContext, invoices_paid: Sequence[DbRow],
         )
         return len(queued)
     tpl = template("receipt")
-    c, t, o, s, p = customers, tenants, email_templates, subscriptions, plans
+    c, t, o, s, p, sc = customers, tenants, email_templates, subscriptions, plans, store_configs
     customer_ids = sorted({inv["customer_id"] for inv in invoices_paid})
     sub_ids = sorted({inv["subscription_id"] for inv in invoices_paid if inv["subscription_id"] is not None})
     people = {
@@ -336,17 +348,23 @@ async def queue_receipts(ctx: RepositoryContext, invoices_paid: Sequence[DbRow],
         await ctx.conn.execute(
             select(
                 t.c.name,
+                sc.c.published.label("appearance"),
                 o.c.subject.label("o_subject"),
                 o.c.body.label("o_body"),
                 o.c.channel.label("o_channel"),
                 o.c.enabled.label("o_enabled"),
                 o.c.muted.label("o_muted"),
             )
-            .select_from(t.outerjoin(o, and_(o.c.tenant_id == t.c.id, o.c.template_key == literal(tpl.key))))
+            .select_from(
+                t.outerjoin(sc, sc.c.tenant_id == t.c.id).outerjoin(
+                    o, and_(o.c.tenant_id == t.c.id, o.c.template_key == literal(tpl.key))
+                )
+            )
             .where(t.c.id == ctx.tenant_id)
         )
     ).one()
     override = _override(head)
+    look = Brand(head["name"], head["appearance"])
     rows: list[dict[str, Any]] = []
     for inv in invoices_paid:
         who = people.get(inv["customer_id"])
@@ -371,7 +389,9 @@ async def queue_receipts(ctx: RepositoryContext, invoices_paid: Sequence[DbRow],
             "schedule_id": inv["dunning_schedule_id"],
         }
         rows.extend(
-            _message_rows(ctx, tpl, values, override, who, dedup_key=f"receipt_{inv['id']}", related=related, at=at)
+            _message_rows(
+                ctx, tpl, values, override, who, dedup_key=f"receipt_{inv['id']}", related=related, at=at, look=look
+            )
         )
     return len(await _insert(ctx, rows))
 
@@ -444,16 +464,28 @@ async def notify_test(
     the tenant's override texts when enabled, never suppressed by a mute (the merchant asked for it), email only.
     Queued like any customer message, so test mode captures it and live mode sends it through the providers."""
     tpl = template(template_key)
+    o, t, sc = email_templates, tenants, store_configs
     found = (
         await ctx.conn.execute(
-            select(email_templates).where(
-                email_templates.c.tenant_id == ctx.tenant_id, email_templates.c.template_key == template_key
+            select(
+                t.c.name.label("tenant_name"),
+                sc.c.published.label("appearance"),
+                o.c.subject,
+                o.c.body,
+                o.c.enabled,
             )
+            .select_from(
+                t.outerjoin(sc, sc.c.tenant_id == t.c.id).outerjoin(
+                    o, and_(o.c.tenant_id == t.c.id, o.c.template_key == literal(template_key))
+                )
+            )
+            .where(t.c.id == ctx.tenant_id)
         )
-    ).first()
+    ).one()
     override = None
-    if found is not None:
+    if found["enabled"] is not None:
         override = Override(found["subject"], found["body"], "email", found["enabled"], muted=False)
     who = Recipient(None, email, None)
-    rows = _message_rows(ctx, tpl, values, override, who, dedup_key=dedup_key, related={}, at=at)
+    look = Brand(found["tenant_name"], found["appearance"])
+    rows = _message_rows(ctx, tpl, values, override, who, dedup_key=dedup_key, related={}, at=at, look=look)
     return await _insert(ctx, rows)

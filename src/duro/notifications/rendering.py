@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from duro.appearance.surfaces import LOGO_PATH, effective
 from duro.kit.errors import Detail
 from duro.notifications.templates import OverrideChannel, Template
 
@@ -28,7 +29,7 @@ SUBJECT_MAX = 200
 BODY_MAX = 10_000
 OVERRIDE_CHANNELS: tuple[OverrideChannel, ...] = ("email", "whatsapp", "both")
 
-DEFAULT_BRAND_COLOR = "#111827"  # until the published `email` appearance (07 §4) supplies one
+DEFAULT_BRAND_COLOR = "#111827"  # platform mail; customer mail uses the published `email` surface (07 §4)
 CUSTOMER_NAME_FALLBACK = "there"
 
 # All configured currencies have 2 minor digits (01 §4); an unknown code is shown before the amount.
@@ -157,12 +158,25 @@ def body_html(text: str) -> str:
     )
 
 
-def email_html(body_text: str, *, header: str, brand_color: str = DEFAULT_BRAND_COLOR, footer: str = "") -> str:
-    """The email layout around a rendered body: a header band in the brand colour with the store name, the body,
-    a small footer. Inline styles only (mail clients drop `<style>`)."""
+def email_html(
+    body_text: str,
+    *,
+    header: str,
+    brand_color: str = DEFAULT_BRAND_COLOR,
+    footer: str = "",
+    logo_url: str | None = None,
+) -> str:
+    """The email layout around a rendered body: a header band in the brand colour with the logo (when given) and
+    the store name, the body, a small footer. Inline styles only (mail clients drop `<style>`)."""
     color = brand_color if re.fullmatch(r"#[0-9A-Fa-f]{6}", brand_color) else DEFAULT_BRAND_COLOR
     name = html.escape(header)
     foot = html.escape(footer)
+    logo = ""
+    if logo_url:
+        logo = (
+            f'<img src="{html.escape(logo_url)}" alt="" height="40" '
+            'style="display:block;height:40px;max-width:200px;margin:0 0 8px 0;border:0">'
+        )
     return (
         "<!DOCTYPE html>\n"
         '<html><head><meta charset="utf-8">'
@@ -174,12 +188,47 @@ def email_html(body_text: str, *, header: str, brand_color: str = DEFAULT_BRAND_
         '<table role="presentation" width="100%" cellpadding="0" cellspacing="0" '
         'style="max-width:560px;background:#ffffff;border-radius:8px;overflow:hidden">\n'
         f'<tr><td style="background:{color};color:#ffffff;padding:20px 24px;font-size:18px;font-weight:bold">'
-        f"{name}</td></tr>\n"
+        f"{logo}{name}</td></tr>\n"
         f'<tr><td style="padding:24px;font-size:15px;line-height:1.5">\n{body_html(body_text)}\n</td></tr>\n'
         f'<tr><td style="padding:16px 24px;font-size:12px;color:#6b7280;border-top:1px solid #e5e7eb">{foot}'
         "</td></tr>\n"
         "</table>\n</td></tr></table>\n</body></html>\n"
     )
+
+
+def default_footer(store_name: str) -> str:
+    return f"You are receiving this email because you have a subscription with {store_name}."
+
+
+def email_logo_url(logo: Any, public_url: str) -> str | None:
+    """An absolute URL for a mail client: an uploaded logo's same-origin path under `public_url`, or an https URL
+    as is; None for anything else (a mail client cannot resolve a relative path)."""
+    if not isinstance(logo, str):
+        return None
+    if LOGO_PATH.fullmatch(logo):
+        return public_url.rstrip("/") + logo
+    return logo if logo.startswith("https://") else None
+
+
+def sender_name(look: Mapping[str, Any], tenant_name: str) -> str:
+    """Who a customer email is from (header band, and the From display name): `email.senderName`, else the
+    display name, else the tenant's name."""
+    return str(look["email"].get("senderName") or look["general"].get("displayName") or tenant_name)
+
+
+def email_layout(config: Mapping[str, Any] | None, tenant_name: str, body_text: str, *, public_url: str) -> str:
+    """The HTML part of a customer email with a configuration's `email` surface (cascaded from `general`, 06 §8):
+    the header band shows the logo (when `showLogo`) and the sender name in the brand colour, the header text opens
+    the body, the footer text closes it. Sent and captured mail passes the PUBLISHED configuration; the dashboard's
+    preview passes the draft. `config` may be stored (sparse) or already effective."""
+    look = effective(config, tenant_name)
+    surface = look["email"]
+    name = sender_name(look, tenant_name)
+    header_text = surface.get("headerText")
+    body = f"{header_text}\n\n{body_text}" if header_text else body_text
+    footer = surface.get("footerText") or default_footer(name)
+    logo = email_logo_url(surface.get("logo"), public_url) if surface.get("showLogo") else None
+    return email_html(body, header=name, brand_color=str(surface.get("brandColor") or ""), footer=footer, logo_url=logo)
 
 
 # --- whole messages ---

@@ -23,12 +23,15 @@ from typing import Any
 
 from sqlalchemy import Table, and_, select, update
 
+from duro.appearance.repository import published_select
+from duro.appearance.service import published_from_row
 from duro.db.engine import MODES, Database, Mode
 from duro.db.executor import Connection
 from duro.models.core import tenants
 from duro.models.notifications import notifications, platform_notifications
 from duro.notifications.outbox import PLATFORM_SENDER
 from duro.notifications.providers import Delivery, Outgoing, Providers, SendFailed
+from duro.notifications.rendering import sender_name
 from duro.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -117,16 +120,36 @@ async def _claim(conn: Connection, table: Table, now: datetime, limit: int, recl
     return claimed
 
 
-async def _senders(conn: Connection, rows: list[Any]) -> dict[str, Any]:
-    """Tenant name (From display name) and support email (Reply-To) of the claimed rows' tenants."""
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """From display name and Reply-To of one tenant's mail."""
+
+    name: str
+    reply_to: str | None
+
+
+async def _senders(conn: Connection, box: Outbox, rows: list[Any]) -> dict[str, Sender]:
+    """The senders of the claimed rows' tenants, in ONE statement for the whole batch (tenants left-joined to their
+    published appearance). Customer mail (a mode's outbox) is From `email.senderName` (else the display name, else
+    the tenant name) with Reply-To `email.replyTo` (else the tenant's support email), 06 §9; platform mail about a
+    tenant keeps the tenant's name and support email: Duro sends it, not the merchant's brand."""
     ids = sorted({r["tenant_id"] for r in rows if r["tenant_id"] is not None})
     if not ids:
         return {}
-    stmt = select(tenants.c.id, tenants.c.name, tenants.c.support_email).where(tenants.c.id.in_(ids))
-    return {r["id"]: r for r in await conn.execute(stmt)}
+    stmt = published_select().add_columns(tenants.c.support_email).where(tenants.c.id.in_(ids))
+    out: dict[str, Sender] = {}
+    for r in await conn.execute(stmt):
+        if box.mode is None:
+            out[r["tenant_id"]] = Sender(r["tenant_name"], r["support_email"])
+            continue
+        look = published_from_row(r)
+        out[r["tenant_id"]] = Sender(
+            sender_name(look, r["tenant_name"]), look["email"].get("replyTo") or r["support_email"]
+        )
+    return out
 
 
-def _outgoing(row: Any, senders: dict[str, Any]) -> Outgoing:
+def _outgoing(row: Any, senders: dict[str, Sender]) -> Outgoing:
     sender = senders.get(row["tenant_id"]) if row["tenant_id"] is not None else None
     return Outgoing(
         id=row["id"],
@@ -137,8 +160,8 @@ def _outgoing(row: Any, senders: dict[str, Any]) -> Outgoing:
         body_text=row["body_text"],
         body_html=row["body_html"],
         whatsapp_template=row["whatsapp_template"],
-        sender_name=sender["name"] if sender is not None else PLATFORM_SENDER,
-        reply_to=sender["support_email"] if sender is not None else None,
+        sender_name=sender.name if sender is not None else PLATFORM_SENDER,
+        reply_to=sender.reply_to if sender is not None else None,
     )
 
 
@@ -196,7 +219,7 @@ async def notifications_tick(runtime: Runtime) -> int:
         async with box.transaction(runtime.db) as conn:
             reclaim = _reclaim_due(runtime, box, now)
             rows = await _claim(conn, box.table, now, runtime.settings.worker_batch, reclaim)
-            senders = await _senders(conn, rows) if rows else {}
+            senders = await _senders(conn, box, rows) if rows else {}
         if not rows:
             continue
         outcomes = await asyncio.gather(

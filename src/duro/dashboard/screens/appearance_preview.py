@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, Response
 from duro.appearance.surfaces import effective
 from duro.config import Settings
 from duro.gateway.protocol import RAILS
-from duro.notifications.rendering import email_html, format_amount, render
+from duro.notifications.rendering import email_layout, format_amount, render
 from duro.notifications.templates import Template, template
 from duro.web.checkout.page import Checkout, Embed, context, logo_source
 from duro.web.checkout.rendering import render as render_checkout
@@ -27,9 +27,11 @@ from duro.web.pay import rendering as pay_rendering
 from duro.web.pay.pages import Brand, Offer, Store
 
 FRAME_SELF: Final = "'self'"
-# Mail HTML carries inline styles only; nothing else may load or run inside the sandboxed frame.
+# Mail HTML carries inline styles only; nothing else may load or run inside the sandboxed frame. Images: an https
+# logo, or an uploaded one under the public URL (the dashboard's own origin).
 EMAIL_CSP: Final = (
-    "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; base-uri 'none'; form-action 'none'; "
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' https: data:; base-uri 'none'; "
+    "form-action 'none'; "
     "frame-ancestors 'self'"
 )
 SAMPLE_CUSTOMER: Final = "Ada Obi"
@@ -59,18 +61,6 @@ def sample_values(tpl: Template, store_name: str, public_url: str) -> dict[str, 
         "update_link": f"{public_url}/portal",
     }
     return {tag: values.get(tag, f"sample {tag.replace('_', ' ')}") for tag in tpl.tags}
-
-
-def email_layout(config: Mapping[str, Any] | None, tenant_name: str, body_text: str) -> str:
-    """The email layout with a configuration's `email` surface (cascaded from `general`): the header band shows
-    the sender name in the brand colour, the header text opens the body, the footer text closes it."""
-    look = effective(config, tenant_name)
-    surface = look["email"]
-    name = surface.get("senderName") or look["general"].get("displayName") or tenant_name
-    header_text = surface.get("headerText")
-    body = f"{header_text}\n\n{body_text}" if header_text else body_text
-    footer = surface.get("footerText") or f"You are receiving this email because you have a subscription with {name}."
-    return email_html(body, header=name, brand_color=str(surface.get("brandColor") or ""), footer=footer)
 
 
 def _sample_checkout(config: Mapping[str, Any] | None, tenant_name: str, mode: str) -> Checkout:
@@ -177,7 +167,8 @@ def _email(settings: Settings, config: Mapping[str, Any] | None, tenant_name: st
     tpl = template("receipt")
     name = effective(config, tenant_name)["general"].get("displayName") or tenant_name
     rendered = render(tpl, sample_values(tpl, name, public_url))
-    return HTMLResponse(email_layout(config, tenant_name, rendered.text), headers=email_headers(settings))
+    html = email_layout(config, tenant_name, rendered.text, public_url=public_url)
+    return HTMLResponse(html, headers=email_headers(settings))
 
 
 def render_preview(

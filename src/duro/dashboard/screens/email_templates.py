@@ -17,13 +17,20 @@ from starlette.responses import HTMLResponse, Response
 from duro.api.responses import json_response
 from duro.appearance import service as appearance
 from duro.dashboard.pages import fail
-from duro.dashboard.screens.appearance_preview import email_headers, email_layout, sample_values
+from duro.dashboard.screens.appearance_preview import email_headers, sample_values
 from duro.dashboard.shell import DashCall, dash, dash_post
 from duro.kit.errors import DuroError
 from duro.kit.ids import new_id
 from duro.notifications import overrides
 from duro.notifications.outbox import notify_test
-from duro.notifications.rendering import OVERRIDE_CHANNELS, TAG, render, unknown_tags, whatsapp_template
+from duro.notifications.rendering import (
+    OVERRIDE_CHANNELS,
+    TAG,
+    email_layout,
+    render,
+    unknown_tags,
+    whatsapp_template,
+)
 from duro.notifications.templates import CUSTOMER_TEMPLATE_KEYS, TEMPLATES, Template
 from duro.settings.service import get_recovery_settings
 
@@ -79,7 +86,9 @@ def _preview(
     return {
         "subject": rendered.subject,
         "text": rendered.text,
-        "html": email_layout(look, call.session.tenant_name, rendered.text),
+        "html": email_layout(
+            look, call.session.tenant_name, rendered.text, public_url=call.runtime.settings.public_url
+        ),
         "whatsapp": {**wa, "body": default_text},
         "unknownTags": unknown_tags(tpl, subject, body),
     }
