@@ -177,6 +177,10 @@ def deliveries(
     endpoint_id: str,
     mode: str = typer.Option(..., "--mode"),
     status: str | None = typer.Option(None, "--status", help="pending, delivered or failed"),
+    limit: int = typer.Option(50, "--limit", min=1, max=1000, help="How many deliveries to show"),
+    cursor: str | None = typer.Option(
+        None, "--cursor", help="Continue after this delivery id (the last one of the previous run, same filters)"
+    ),
     json_out: bool = typer.Option(False, "--json"),
 ) -> None:
     """The endpoint's deliveries, newest first, with their attempts."""
@@ -191,7 +195,11 @@ def deliveries(
         tenant = await _tenant_of(db, m, webhook_endpoints, endpoint_id, "webhook endpoint")
         async with db.reader(m) as conn:
             return await list_deliveries(
-                _c()._cli_ctx(conn, tenant, m, settings), endpoint_id=endpoint_id, status=status
+                _c()._cli_ctx(conn, tenant, m, settings),
+                endpoint_id=endpoint_id,
+                status=status,
+                limit=limit,
+                cursor=cursor,
             )
 
     rows = _c().run_with_db(go)

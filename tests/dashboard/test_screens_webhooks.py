@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from duro.config import Settings
 from duro.db.engine import Database
 from duro.kit.clock import FrozenClock
+from duro.kit.ids import new_id
+from duro.models.core import audit_logs
 from duro.models.webhooks import webhook_deliveries, webhook_endpoints
 from duro.runtime import Runtime
 from duro.workers.webhooks import webhooks_tick
@@ -322,3 +325,113 @@ async def test_a_delivery_is_only_found_under_its_own_endpoint_and_mode(
     assert (await live.get(f"{HOOKS}/{mine}/deliveries/{delivery}")).status_code == 404
     assert (await live.post(f"{HOOKS}/{mine}/deliveries/{delivery}/replay")).status_code == 404
     assert len(receiver.got) == 1
+
+
+# --- inspector pages and replay audit ---
+
+
+def next_link(html: str) -> str:
+    found = re.search(r'<a rel="next" href="([^"]+)"', html)
+    assert found, "no next page link"
+    return found.group(1).replace("&amp;", "&")
+
+
+async def add_deliveries(
+    db: Database, tenant: TenantKeys, endpoint_id: str, count: int, *, status: str, event_type: str, start: datetime
+) -> list[str]:
+    """Deliveries written directly (the rows fan-out writes), one minute apart from `start`."""
+    ids = [new_id("whd") for _ in range(count)]
+    async with db.transaction("test") as conn:
+        for i, delivery_id in enumerate(ids):
+            at = start + timedelta(minutes=i)
+            await conn.execute(
+                insert(webhook_deliveries).values(
+                    id=delivery_id,
+                    tenant_id=tenant.id,
+                    event_id=new_id("evt"),
+                    endpoint_id=endpoint_id,
+                    event_type=event_type,
+                    status=status,
+                    attempt_count=1,
+                    created_at=at,
+                    updated_at=at,
+                )
+            )
+    return ids
+
+
+def delivery_ids(html: str) -> list[str]:
+    return re.findall(r'data-delivery-id="(whd_[^"]+)"', html)
+
+
+async def test_inspector_pages_of_20_keep_the_filters(tenant: TenantKeys, dash_as: Any, db: Database) -> None:
+    dash = await dash_as(tenant, "read_only")
+    owner = await dash_as(tenant, "developer")
+    we_id = await make_endpoint(owner)
+    march, february = datetime(2025, 3, 2, 8, tzinfo=UTC), datetime(2025, 2, 20, 8, tzinfo=UTC)
+    wanted = await add_deliveries(db, tenant, we_id, 23, status="failed", event_type="customer_created", start=march)
+    delivered = await add_deliveries(
+        db, tenant, we_id, 3, status="delivered", event_type="customer_created", start=march
+    )
+    other_type = await add_deliveries(db, tenant, we_id, 2, status="failed", event_type="invoice_paid", start=march)
+    too_old = await add_deliveries(db, tenant, we_id, 2, status="failed", event_type="customer_created", start=february)
+
+    filtered = f"{HOOKS}/{we_id}?status=failed&eventType=customer_created&since=2025-03-01"
+    first = await dash.get(filtered)
+    assert first.status_code == 200
+    page1 = delivery_ids(first.text)
+    assert page1 == list(reversed(wanted))[:20]  # newest first
+    link = next_link(first.text)
+    assert link.startswith(f"{HOOKS}/{we_id}?")
+    for kept in ("status=failed", "eventType=customer_created", "since=2025-03-01", f"cursor={page1[-1]}"):
+        assert kept in link
+    second = await dash.get(link)
+    assert second.status_code == 200
+    assert delivery_ids(second.text) == list(reversed(wanted))[20:]
+    assert 'rel="next"' not in second.text
+    first_page = re.search(r'href="([^"]+)">« First page', second.text)
+    assert first_page
+    assert "cursor" not in first_page.group(1)
+    assert "status=failed" in first_page.group(1)
+    assert 'value="failed" selected' in second.text  # the filter form still shows them
+
+    everything = await dash.get(f"{HOOKS}/{we_id}")
+    all_ids = delivery_ids(everything.text) + delivery_ids((await dash.get(next_link(everything.text))).text)
+    assert sorted(all_ids) == sorted(wanted + delivered + other_type + too_old)
+    # A cursor that is not in the filtered list (a delivered one under status=failed) is refused.
+    assert (await dash.get(f"{filtered}&cursor={delivered[0]}")).status_code == 400
+    live = await dash_as(tenant, "owner", mode="live")
+    assert (await live.get(f"{HOOKS}/{we_id}")).status_code == 404
+
+
+@pytest.mark.parametrize("settings", LOOPBACK)
+async def test_replay_audit_entry_has_the_members_request(
+    tenant: TenantKeys,
+    dash_as: Any,
+    db: Database,
+    worker: Runtime,
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    dash = await dash_as(tenant, "developer")
+    we_id = await make_endpoint(dash, receiver.url, enabledEvents=["customer_created"])
+    await dash.client.post("/v1/customers", json={"name": "Cy"}, headers=tenant.auth())
+    await webhooks_tick(worker, ("test",))
+    (delivery_id,) = delivery_ids((await dash.get(f"{HOOKS}/{we_id}")).text)
+    replayed = await dash.post(
+        f"{HOOKS}/{we_id}/deliveries/{delivery_id}/replay",
+        headers={"user-agent": "replay-test/2"},
+    )
+    assert replayed.status_code == 303
+    async with db.core_transaction() as conn:
+        (entry,) = (
+            await conn.execute(
+                select(audit_logs).where(
+                    audit_logs.c.tenant_id == tenant.id, audit_logs.c.action == "webhook_delivery.replayed"
+                )
+            )
+        ).all()
+    assert (entry.actor_type, entry.actor_id) == ("member", dash.member.id)
+    assert (entry.target_type, entry.target_id, entry.mode) == ("webhook_delivery", delivery_id, "test")
+    assert entry.ip
+    assert entry.request_id
+    assert entry.user_agent == "replay-test/2"

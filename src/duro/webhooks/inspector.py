@@ -4,19 +4,21 @@ and "replay failed since". Service functions for the dashboard and the CLI (neve
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from duro.audit.service import record
 from duro.context import Actor, RepositoryContext
 from duro.db.engine import Mode
-from duro.db.repository import DbRow
-from duro.kit.errors import DuroError, not_found
+from duro.db.repository import DbRow, storable
+from duro.kit.errors import DuroError, bad_request, not_found
 from duro.kit.ids import new_id
 from duro.kit.jsonenc import format_ts
+from duro.kit.pagination import PageRequest, page_from_rows
 from duro.models.events import events as e
 from duro.models.webhooks import webhook_attempts as wa
 from duro.models.webhooks import webhook_deliveries as wd
@@ -73,9 +75,16 @@ async def list_deliveries(
     event_type: str | None = None,
     since: datetime | None = None,
     limit: int = 50,
+    cursor: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Newest first, each with its attempts (two statements whatever the page size)."""
-    stmt = select(wd).where(wd.c.tenant_id == ctx.tenant_id)
+    """Newest first, each with its attempts (two statements whatever the page size). `cursor` is the id of the
+    last delivery already shown (01 §7): the list continues after it. It must match the same filters, as a cursor
+    of every other list does (400 `invalid_cursor` otherwise).
+
+    Index: with an endpoint, `(tenant_id, endpoint_id, created_at, id)` serves the order and the keyset condition
+    (status, event type and since are checked on its rows); without one, the list index `(tenant_id, created_at,
+    id)`; by event, the unique `(tenant_id, event_id, endpoint_id)`."""
+    where = [wd.c.tenant_id == ctx.tenant_id]
     for column, value in (
         (wd.c.endpoint_id, endpoint_id),
         (wd.c.event_id, event_id),
@@ -83,12 +92,42 @@ async def list_deliveries(
         (wd.c.event_type, event_type),
     ):
         if value is not None:
-            stmt = stmt.where(column == value)
+            where.append(column == value)
     if since is not None:
-        stmt = stmt.where(wd.c.created_at >= since)
-    rows = list((await ctx.conn.execute(stmt.order_by(wd.c.created_at.desc(), wd.c.id.desc()).limit(limit))).all())
+        where.append(wd.c.created_at >= since)
+    if cursor is not None:
+        anchor = None
+        if storable(cursor):
+            anchor = (await ctx.conn.execute(select(wd.c.created_at, wd.c.id).where(*where, wd.c.id == cursor))).first()
+        if anchor is None:
+            raise bad_request("invalid_cursor", "cursor is not an item of this list")
+        where.append(tuple_(wd.c.created_at, wd.c.id) < tuple_(anchor.created_at, anchor.id))
+    stmt = select(wd).where(*where).order_by(wd.c.created_at.desc(), wd.c.id.desc()).limit(limit)
+    rows = list((await ctx.conn.execute(stmt)).all())
     attempts = await _attempts_of(ctx, [r["id"] for r in rows])
     return [delivery_json(r, attempts[r["id"]]) for r in rows]
+
+
+async def page_deliveries(
+    ctx: RepositoryContext,
+    page: PageRequest,
+    *,
+    endpoint_id: str | None = None,
+    status: str | None = None,
+    event_type: str | None = None,
+    since: datetime | None = None,
+) -> dict[str, Any]:
+    """`list_deliveries` as a keyset page: `{"items", "nextCursor", "hasMore"}` like every list."""
+    rows = await list_deliveries(
+        ctx,
+        endpoint_id=endpoint_id,
+        status=status,
+        event_type=event_type,
+        since=since,
+        limit=page.limit + 1,
+        cursor=page.cursor,
+    )
+    return page_from_rows(rows, page.limit, lambda d: str(d["id"])).as_json()
 
 
 async def get_delivery(ctx: RepositoryContext, delivery_id: str) -> dict[str, Any]:
@@ -98,16 +137,46 @@ async def get_delivery(ctx: RepositoryContext, delivery_id: str) -> dict[str, An
     return delivery_json(row, (await _attempts_of(ctx, [delivery_id]))[delivery_id])
 
 
-def _ctx(runtime: Runtime, conn: Any, tenant_id: str, mode: Mode, actor: Actor) -> RepositoryContext:
-    return RepositoryContext(conn, tenant_id, mode, runtime.clock, runtime.settings, actor)
+@dataclass(frozen=True, slots=True)
+class RequestMeta:
+    """Where a replay was asked from, for its audit entry (the dashboard passes the member's request; the CLI has
+    none). Replays open their own transactions, so they cannot take a caller's RepositoryContext."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+    request_id: str | None = None
 
 
-async def replay(runtime: Runtime, tenant_id: str, mode: Mode, delivery_id: str, actor: Actor) -> dict[str, Any]:
+NO_REQUEST: Final = RequestMeta()
+
+
+def _ctx(runtime: Runtime, conn: Any, tenant_id: str, mode: Mode, actor: Actor, meta: RequestMeta) -> RepositoryContext:
+    return RepositoryContext(
+        conn,
+        tenant_id,
+        mode,
+        runtime.clock,
+        runtime.settings,
+        actor,
+        request_id=meta.request_id,
+        ip=meta.ip,
+        user_agent=meta.user_agent,
+    )
+
+
+async def replay(
+    runtime: Runtime,
+    tenant_id: str,
+    mode: Mode,
+    delivery_id: str,
+    actor: Actor,
+    meta: RequestMeta = NO_REQUEST,
+) -> dict[str, Any]:
     """A new attempt now (`trigger: replay`, freshly signed); at most 10 per minute per endpoint (429
     `replay_rate_limited`). Returns the attempt; the delivery's automatic schedule is left as it was."""
     now = runtime.clock.now()
     async with runtime.db.transaction(mode) as conn:
-        ctx = _ctx(runtime, conn, tenant_id, mode, actor)
+        ctx = _ctx(runtime, conn, tenant_id, mode, actor, meta)
         row = (await conn.execute(select(wd).where(wd.c.tenant_id == tenant_id, wd.c.id == delivery_id))).first()
         if row is None:
             raise not_found("No such webhook delivery")
@@ -133,7 +202,13 @@ async def replay(runtime: Runtime, tenant_id: str, mode: Mode, delivery_id: str,
 
 
 async def resend(
-    runtime: Runtime, tenant_id: str, mode: Mode, event_id: str, endpoint_id: str, actor: Actor
+    runtime: Runtime,
+    tenant_id: str,
+    mode: Mode,
+    event_id: str,
+    endpoint_id: str,
+    actor: Actor,
+    meta: RequestMeta = NO_REQUEST,
 ) -> dict[str, Any]:
     """Resend an event to an endpoint (05 §6): its delivery is created if it has none (as `failed`, so the loop
     leaves it alone and a failed replay leaves it failed), then replayed."""
@@ -169,7 +244,7 @@ async def resend(
                 )
             )
         ).scalar_one()
-    return await replay(runtime, tenant_id, mode, delivery_id, actor)
+    return await replay(runtime, tenant_id, mode, delivery_id, actor, meta)
 
 
 async def replay_failed_since(ctx: RepositoryContext, endpoint_id: str, since: datetime) -> int:

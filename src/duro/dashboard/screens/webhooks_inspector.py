@@ -1,5 +1,6 @@
-"""Dashboard screens: the webhook inspector (07 §8, 05 §6) — an endpoint's deliveries with filters, a delivery's
-attempts beside the event payload, Replay (a delivery, now) and Replay failed since… (queued for the loop).
+"""Dashboard screens: the webhook inspector (07 §8, 05 §6) — an endpoint's deliveries with filters, in keyset pages
+of 20, a delivery's attempts beside the event payload, Replay (a delivery, now; audited with the member's request)
+and Replay failed since… (queued for the loop).
 
 Included in `webhooks.router`. Replays run `duro.webhooks.inspector` exactly as `duro webhooks replay` does, so the
 per-endpoint limit of 10 replays a minute (429 `replay_rate_limited`) applies to the dashboard too.
@@ -18,17 +19,18 @@ from duro.dashboard.pages import fail
 from duro.dashboard.shell import DashCall, dash, dash_post, text
 from duro.events.service import get_event
 from duro.kit.errors import DuroError, not_found
+from duro.kit.pagination import PageRequest
 from duro.webhooks.catalog import EVENT_TYPES
 from duro.webhooks.endpoints import MAX_ENDPOINTS, get_endpoint
 from duro.webhooks.health import success_rates
-from duro.webhooks.inspector import get_delivery, list_deliveries, replay, replay_failed_since
+from duro.webhooks.inspector import RequestMeta, get_delivery, page_deliveries, replay, replay_failed_since
 
 # No prefix of its own: `webhooks.router` (prefix /dashboard) includes it.
 router = APIRouter(include_in_schema=False)
 
 BASE: Final = "/dashboard/developers/webhooks"
 STATUSES: Final = ("pending", "delivered", "failed")
-SHOWN: Final = 50  # the newest deliveries matching the filters; narrow the filters to look further back
+PER_PAGE: Final = 20
 BODY_SHOWN: Final = 4096
 
 
@@ -53,26 +55,29 @@ async def inspector_page(call: DashCall, endpoint_id: str, status: int = 200, **
     status_filter = q.get("status") if q.get("status") in STATUSES else None
     type_filter = q.get("eventType") if q.get("eventType") in EVENT_TYPES else None
     since = parse_when(q.get("since", ""))
+    # A cursor is the last delivery of the previous page under the same filters (the pager keeps them in its
+    # links); one that does not match them is refused with 400 `invalid_cursor`.
+    page_request = PageRequest(limit=PER_PAGE, cursor=q.get("cursor") or None)
 
-    async def load(ctx: RepositoryContext) -> tuple[dict[str, Any], list[dict[str, Any]], Any]:
+    async def load(ctx: RepositoryContext) -> tuple[dict[str, Any], dict[str, Any], Any]:
         endpoint = await get_endpoint(ctx, endpoint_id)
-        deliveries = await list_deliveries(
-            ctx, endpoint_id=endpoint_id, status=status_filter, event_type=type_filter, since=since, limit=SHOWN
+        page = await page_deliveries(
+            ctx, page_request, endpoint_id=endpoint_id, status=status_filter, event_type=type_filter, since=since
         )
         rates = await success_rates(ctx, [endpoint_id])
-        return endpoint, deliveries, rates.get(endpoint_id)
+        return endpoint, page, rates.get(endpoint_id)
 
     try:
-        endpoint, deliveries, rate = await call.read(load)
+        endpoint, page, rate = await call.read(load)
     except DuroError as exc:
         raise _not_found(call, exc) from exc
     return await call.screen(
         "screens/webhooks/endpoint.html",
         status,
         endpoint=endpoint,
-        deliveries=deliveries,
+        page=page,
+        deliveries=page["items"],
         rate=rate,
-        shown=SHOWN,
         statuses=STATUSES,
         event_types=sorted(EVENT_TYPES),
         filters={"status": status_filter or "", "eventType": type_filter or "", "since": q.get("since", "")},
@@ -125,7 +130,8 @@ async def delivery_replay(request: Request, endpoint_id: str, delivery_id: str) 
         delivery = await call.read(lambda ctx: get_delivery(ctx, delivery_id))
         if delivery["endpointId"] != endpoint_id:
             raise not_found("No such webhook delivery")
-        attempt = await replay(call.runtime, call.tenant_id, call.mode, delivery_id, call.actor)
+        meta = RequestMeta(call.ip, call.request.headers.get("user-agent"), call.request_id)
+        attempt = await replay(call.runtime, call.tenant_id, call.mode, delivery_id, call.actor, meta)
     except DuroError as exc:
         if exc.status == 404:
             raise _not_found(call, exc) from exc
