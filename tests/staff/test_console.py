@@ -10,12 +10,16 @@ import pytest
 from sqlalchemy import select
 
 from duro.app import create_app
+from duro.config import Settings
+from duro.context import RepositoryContext
+from duro.credentials.service import create_oauth_client
 from duro.dashboard.sessions import SESSION_COOKIE, SessionStore
 from duro.db.engine import Database
-from duro.kit.clock import FrozenClock
+from duro.kit.clock import FrozenClock, SystemClock
 from duro.models.core import audit_logs, members, tenants
 from duro.models.dashboard import staff_sessions
 from duro.models.notifications import platform_notifications
+from duro.tenants.service import CLI_ACTOR
 from tests.conftest import TenantKeys, make_settings
 from tests.kyc.files import PDF, PNG
 from tests.staff.conftest import STAFF_KEY, csrf_in, staff_login
@@ -72,13 +76,46 @@ async def test_api_needs_the_key(client: httpx.AsyncClient, tenant: TenantKeys, 
         assert response.json()["error"]["reason"] == "invalid_staff_key"
 
 
-async def test_merchant_oauth_token_and_dashboard_cookie_are_not_staff(
-    client: httpx.AsyncClient, db: Database, tenant: TenantKeys, clock: FrozenClock
-) -> None:
-    created = await client.post(
-        "/v1/oauth/token", data={"grant_type": "client_credentials"}, headers=tenant.auth("test")
+async def merchant_oauth_token(client: httpx.AsyncClient, db: Database, settings: Settings, tenant_id: str) -> str:
+    """A real merchant access token: an OAuth client made as `duro oauth create` does, then the client credentials
+    grant on /v1/oauth/token."""
+    async with db.transaction("test") as conn:
+        ctx = RepositoryContext(conn, tenant_id, "test", SystemClock(), settings, CLI_ACTOR)
+        made = await create_oauth_client(ctx, "integration")
+    issued = await client.post(
+        "/v1/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": made.row.client_id,
+            "client_secret": made.client_secret,
+        },
     )
-    bearer = created.json().get("access_token", "not-a-token") if created.status_code == 200 else "not-a-token"
+    assert issued.status_code == 200, issued.text
+    token = issued.json()["access_token"]
+    assert isinstance(token, str)
+    return token
+
+
+async def test_merchant_oauth_token_and_dashboard_cookie_are_not_staff(
+    client: httpx.AsyncClient, db: Database, settings: Settings, tenant: TenantKeys, clock: FrozenClock
+) -> None:
+    bearer = {"Authorization": f"Bearer {await merchant_oauth_token(client, db, settings, tenant.id)}"}
+    # The token is real: /v1 accepts it.
+    assert (await client.get("/v1/customers", headers=bearer)).status_code == 200
+
+    # On its own, without any cookie: refused everywhere under /staff.
+    for method, path in PATHS:
+        if path in ("/staff/login", "/staff/logout"):
+            continue  # the login form is public; logout without a session only redirects
+        path = path.replace("ten_x", tenant.id)
+        answer = await client.request(method, path, headers=bearer)
+        assert answer.status_code == 401, (method, path, answer.status_code)
+        if path.startswith("/staff/api/"):
+            assert answer.json()["error"]["reason"] == "invalid_staff_key"
+        elif method == "GET" and not path.endswith("/file"):
+            assert 'action="/staff/login"' in answer.text
+
+    # With a merchant's dashboard session cookie as well: still not staff.
     async with db.core_transaction() as conn:
         owner = (await conn.execute(select(members.c.id).where(members.c.tenant_id == tenant.id))).one()
         token = await SessionStore(conn).create(
@@ -86,12 +123,12 @@ async def test_merchant_oauth_token_and_dashboard_cookie_are_not_staff(
         )
     client.cookies.set(SESSION_COOKIE, token)
     for path in ("/staff", "/staff/tenants", "/staff/kyc/" + tenant.id):
-        page = await client.get(path, headers={"Authorization": f"Bearer {bearer}"})
+        page = await client.get(path, headers=bearer)
         assert page.status_code == 401
         assert 'action="/staff/login"' in page.text
-    api = await client.get("/staff/api/kyc/pending", headers={"Authorization": f"Bearer {bearer}"})
+    api = await client.get("/staff/api/kyc/pending", headers=bearer)
     assert api.status_code == 401
-    approve = await client.post(f"/staff/api/kyc/{tenant.id}/approve")
+    approve = await client.post(f"/staff/api/kyc/{tenant.id}/approve", headers=bearer)
     assert approve.status_code == 401
     assert await tenant_state(db, tenant.id) == ("unverified", "not_submitted")
 
