@@ -45,7 +45,7 @@ bench-api: $(STAMP)
 bench-renewals: $(STAMP)
 	$(BIN)/python bench/renewals.py $(BENCH_RENEWALS_ARGS)
 
-## Analytics endpoints over 1,000,000 invoices (bench/README.md); quick run: BENCH_ANALYTICS_ARGS="--invoices 50000".
+## Analytics endpoints and the dashboard overview/recovery pages over 1,000,000 invoices (bench/README.md); quick run: BENCH_ANALYTICS_ARGS="--invoices 50000".
 bench-analytics: $(STAMP)
 	$(BIN)/python bench/analytics.py $(BENCH_ANALYTICS_ARGS)
 
