@@ -23,6 +23,17 @@ class Actor:
     label: str
 
 
+@dataclass(frozen=True, slots=True)
+class RequestMeta:
+    """Where a request came from, for session rows and audit entries written outside a RepositoryContext (the
+    dashboard's account and team work on `core`, webhook replays that open their own transactions). The CLI has
+    none: every field is optional."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+    request_id: str | None = None
+
+
 @dataclass
 class RepositoryContext:
     conn: Connection

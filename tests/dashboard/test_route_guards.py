@@ -56,8 +56,8 @@ async def _send(dash: Any, method: str, path: str, *, csrf: bool = True) -> Any:
     if method == "PATCH":
         return await dash.client.patch(_url(path), json={}, headers=headers)
     data = {"csrf_token": dash.csrf} if csrf else {}
-    if path.endswith("/kyc/{doc_type}"):  # a multipart upload: the token travels in the form
-        files = {"file": ("cac.pdf", b"%PDF-1.4 test", "application/pdf")}
+    if path.endswith(("/kyc/{doc_type}", "/appearance/logo")):  # uploads: the token travels in the multipart form
+        files = {"file": ("doc.pdf", b"%PDF-1.4 test", "application/pdf")}
         return await dash.client.post(_url(path), data=data, files=files, headers=headers)
     return await dash.client.request(method, _url(path), data=data, headers=headers)
 

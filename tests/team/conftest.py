@@ -11,13 +11,13 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import insert, select
 
+from duro.context import RequestMeta
 from duro.db.engine import Database
 from duro.db.repository import DbRow
 from duro.kit.clock import FrozenClock
 from duro.kit.ids import new_id
 from duro.models.core import audit_logs, members
 from duro.models.dashboard import recovery_codes, sessions
-from duro.team.service import RequestMeta
 from tests.conftest import TenantKeys
 
 T = TypeVar("T")

@@ -9,8 +9,8 @@ from datetime import timedelta
 from starlette.concurrency import run_in_threadpool
 
 from duro.config import Settings
-from duro.context import Actor
-from duro.dashboard.repository import AccountStore, RequestMeta, member_actor
+from duro.context import Actor, RequestMeta
+from duro.dashboard.repository import AccountStore, member_actor
 from duro.dashboard.sessions import SessionState, SessionStore, initial_state, new_token
 from duro.db.engine import Database
 from duro.db.executor import Connection

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
 
 from duro.audit.service import record_core
-from duro.context import Actor
+from duro.context import Actor, RequestMeta
 from duro.db.executor import Connection
 from duro.db.repository import DbRow
 from duro.kit.crypto import sha256_hex
 from duro.kit.ids import new_id
 from duro.models.core import members, tenants
 from duro.models.dashboard import password_resets
-
-
-@dataclass(frozen=True, slots=True)
-class RequestMeta:
-    """Who is asking, for session rows and audit entries."""
-
-    ip: str | None
-    user_agent: str | None
-    request_id: str | None
 
 
 class AccountStore:

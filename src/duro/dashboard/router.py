@@ -8,6 +8,7 @@ from markupsafe import Markup
 from starlette.responses import Response
 
 from duro.api.errors import add_html_error_pages, request_id_of
+from duro.context import RequestMeta
 from duro.dashboard import accounts, twofactor
 from duro.dashboard.pages import (
     PageInterrupt,
@@ -29,7 +30,6 @@ from duro.dashboard.pages import (
     set_session_cookie,
     with_presession_cookie,
 )
-from duro.dashboard.repository import RequestMeta
 from duro.dashboard.screens import screen_routers
 from duro.dashboard.screens.overview import ONBOARDING
 from duro.dashboard.screens.overview_queries import checklist

@@ -16,8 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from duro.audit.service import record_core
 from duro.config import Settings
+from duro.context import RequestMeta
 from duro.dashboard import twofactor
-from duro.dashboard.repository import AccountStore, RequestMeta, member_actor
+from duro.dashboard.repository import AccountStore, member_actor
 from duro.dashboard.sessions import TWO_FACTOR_ROLES, SessionState, SessionStore, expired, initial_state
 from duro.db.engine import Database
 from duro.db.executor import Connection
@@ -315,12 +316,11 @@ async def accept_invitation(
 
     The password is hashed in a worker thread before the transaction opens. `email` is the invitation's, as the
     accept page read it: a password the policy refuses for it is not hashed at all (the service refuses it)."""
-    meta_team = team.RequestMeta(meta.ip, meta.user_agent, meta.request_id)
     given: str | team.HashedPassword = password
     if password_problem(password, email) is None:
         given = await team.hash_new_password(password)
     async with db.core_transaction() as conn:
-        member = await team.accept(conn, token, name, given, clock, meta_team)
+        member = await team.accept(conn, token, name, given, clock, meta)
         store = SessionStore(conn)
         if old_token:
             await store.delete_token(old_token)

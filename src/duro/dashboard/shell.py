@@ -31,9 +31,11 @@ from duro.db.engine import Mode
 from duro.db.executor import Connection
 from duro.kit import jsonenc
 from duro.kit.errors import DuroError
+from duro.kit.pagination import PageRequest
 from duro.runtime import Runtime
 
 T = TypeVar("T")
+PAGE_SIZE: Final = 20
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -114,6 +116,23 @@ class DashCall:
                 "insufficient_permission",
                 f"Your role ({self.session.role}) does not have the {permission} permission.",
             )
+
+    # --- the query string of list screens ---
+
+    def page_request(self) -> PageRequest:
+        """The API's keyset page (01 §7) after the `cursor` query parameter, 20 rows per page (07 §1)."""
+        cursor = self.request.query_params.get("cursor") or None
+        return PageRequest(limit=PAGE_SIZE, cursor=cursor if cursor and len(cursor) <= 200 else None)
+
+    def query_choice(self, name: str, allowed: tuple[str, ...]) -> str | None:
+        """A filter value, ignored unless it is one the matching /v1 list accepts."""
+        value = self.request.query_params.get(name)
+        return value if value in allowed else None
+
+    def query_id(self, name: str) -> str | None:
+        """An id filter or prefill from the query string (an unknown id simply finds nothing)."""
+        value = (self.request.query_params.get(name) or "").strip()
+        return value if value and len(value) <= 64 else None
 
     # --- units of work, same services as /v1 ---
 
@@ -329,6 +348,7 @@ def keep(values: Iterable[tuple[str, Any]]) -> dict[str, Any]:
 
 __all__ = [
     "NAV",
+    "PAGE_SIZE",
     "DashCall",
     "NavItem",
     "add_layout_hook",

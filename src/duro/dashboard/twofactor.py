@@ -25,7 +25,8 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy import delete, insert, select, update
 
 from duro.config import Settings
-from duro.dashboard.repository import AccountStore, RequestMeta, member_actor
+from duro.context import RequestMeta
+from duro.dashboard.repository import AccountStore, member_actor
 from duro.dashboard.sessions import PENDING_2FA, DashboardSession, SessionStore, expired
 from duro.db.engine import Database
 from duro.db.executor import Connection

@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from duro.auth.permissions import ASSIGNABLE_ROLES, Permission, check_permission
+from duro.context import RequestMeta
 from duro.db.executor import Connection, UniqueViolation
 from duro.db.repository import DbRow
 from duro.kit.clock import Clock
@@ -40,15 +41,6 @@ class ActingMember(Protocol):
 
     @property
     def id(self) -> str: ...
-
-
-@dataclass(frozen=True, slots=True)
-class RequestMeta:
-    """Request facts recorded on audit entries."""
-
-    ip: str | None = None
-    user_agent: str | None = None
-    request_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,6 @@ and "replay failed since". Service functions for the dashboard and the CLI (neve
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -12,7 +11,7 @@ from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from duro.audit.service import record
-from duro.context import Actor, RepositoryContext
+from duro.context import Actor, RepositoryContext, RequestMeta
 from duro.db.engine import Mode
 from duro.db.repository import DbRow, storable
 from duro.kit.errors import DuroError, bad_request, not_found
@@ -135,16 +134,6 @@ async def get_delivery(ctx: RepositoryContext, delivery_id: str) -> dict[str, An
     if row is None:
         raise not_found("No such webhook delivery")
     return delivery_json(row, (await _attempts_of(ctx, [delivery_id]))[delivery_id])
-
-
-@dataclass(frozen=True, slots=True)
-class RequestMeta:
-    """Where a replay was asked from, for its audit entry (the dashboard passes the member's request; the CLI has
-    none). Replays open their own transactions, so they cannot take a caller's RepositoryContext."""
-
-    ip: str | None = None
-    user_agent: str | None = None
-    request_id: str | None = None
 
 
 NO_REQUEST: Final = RequestMeta()

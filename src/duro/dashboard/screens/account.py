@@ -12,9 +12,9 @@ import re
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from duro.context import RequestMeta
 from duro.dashboard import security
 from duro.dashboard.pages import field
-from duro.dashboard.repository import RequestMeta
 from duro.dashboard.shell import DashCall, dash, dash_post, text
 from duro.kit.ratelimit import per
 

@@ -18,13 +18,9 @@ from duro.plans import service as plan_service
 
 T = TypeVar("T")
 
-PAGE_SIZE = 20
-
 
 def page_request(call: DashCall) -> PageRequest:
-    """The API's keyset page (01 §7) from the `cursor` query parameter, 20 per page (07 §1)."""
-    cursor = call.request.query_params.get("cursor") or None
-    return PageRequest(limit=PAGE_SIZE, cursor=cursor)
+    return call.page_request()
 
 
 def bool_filter(raw: str | None) -> bool | None:
@@ -107,7 +103,6 @@ def local_input(stamp: str | None) -> str:
 
 
 __all__ = [
-    "PAGE_SIZE",
     "active_plans",
     "amount_field",
     "bool_filter",

@@ -30,7 +30,6 @@ from duro.credentials.service import (
 from duro.dashboard.pages import fail
 from duro.dashboard.shell import DashCall, dash, dash_post, field_errors, text
 from duro.kit.errors import Detail, DuroError, validation
-from duro.kit.pagination import PageRequest
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
@@ -41,7 +40,6 @@ KEY_KINDS: Final = (
     ("publishable", "Publishable key (pk_) — checkout sessions from a browser"),
 )
 MAX_NAME: Final = 80
-PER_PAGE: Final = 20
 NO_STORE: Final = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -53,10 +51,6 @@ def _check_name(name: str) -> None:
 def _no_store(response: Response) -> Response:
     response.headers.update(NO_STORE)
     return response
-
-
-def _page_request(call: DashCall) -> PageRequest:
-    return PageRequest(limit=PER_PAGE, cursor=call.request.query_params.get("cursor") or None)
 
 
 async def _read(call: DashCall, fn: Any) -> Any:
@@ -71,7 +65,7 @@ async def _read(call: DashCall, fn: Any) -> Any:
 
 
 async def _keys_page(call: DashCall, status: int = 200, **context: Any) -> Response:
-    page_request = _page_request(call)
+    page_request = call.page_request()
 
     async def load(ctx: RepositoryContext) -> tuple[dict[str, Any], int]:
         # The count covers every page: the limit applies to all unrevoked keys, not the ones shown.
@@ -140,7 +134,7 @@ async def api_key_revoke(request: Request, key_id: str) -> Response:
 
 
 async def _clients_page(call: DashCall, status: int = 200, **context: Any) -> Response:
-    page_request = _page_request(call)
+    page_request = call.page_request()
     page = await _read(call, lambda ctx: list_oauth_clients(ctx, page_request))
     token_url = call.runtime.settings.public_url.rstrip("/") + "/v1/oauth/token"
     return await call.screen(

@@ -17,7 +17,6 @@ from duro.dashboard.pages import fail
 from duro.dashboard.shell import DashCall, dash, dash_post, text
 from duro.events import service
 from duro.kit.errors import DuroError
-from duro.kit.pagination import PageRequest
 from duro.kit.validation import check_printable
 from duro.webhooks.catalog import EVENT_TYPES
 from duro.webhooks.endpoints import list_endpoints
@@ -26,7 +25,6 @@ from duro.webhooks.inspector import resend
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
 LIST_PATH: Final = "/dashboard/developers/events"
-PER_PAGE: Final = 20
 
 
 def _type_filter(raw: str) -> str | None:
@@ -45,12 +43,11 @@ def _type_filter(raw: str) -> str | None:
 async def events_list(request: Request) -> Response:
     call = await dash(request)
     raw_type = request.query_params.get("type", "").strip()
-    cursor = request.query_params.get("cursor") or None
     error: str | None = None
     page: dict[str, Any] = {"items": [], "hasMore": False, "nextCursor": None}
     try:
         type_ = _type_filter(raw_type)
-        page = await call.read(lambda ctx: service.list_events(ctx, PageRequest(PER_PAGE, cursor), type_, None, None))
+        page = await call.read(lambda ctx: service.list_events(ctx, call.page_request(), type_, None, None))
     except ValueError as exc:
         error = str(exc)
     except DuroError as exc:  # a stale or foreign cursor

@@ -11,7 +11,6 @@ from starlette.responses import Response
 
 from duro.context import RepositoryContext
 from duro.dashboard.pages import fail
-from duro.dashboard.screens.subscriptions import choice, cursor_of, found, query_id
 from duro.dashboard.shell import DashCall, dash, dash_post, field_errors, keep, major_to_minor, optional, parse, text
 from duro.invoices import pay, refunds, service
 from duro.invoices.schemas import PayRequest, RefundRequest
@@ -29,12 +28,12 @@ KINDS: Final = ("subscription_create", "renewal", "proration", "plan_reset", "on
 async def list_invoices(request: Request) -> Response:
     call = await dash(request)
     filters = {
-        "status": choice(request, "status", STATUSES),
-        "kind": choice(request, "kind", KINDS),
-        "subscription_id": query_id(request, "subscriptionId"),
-        "customer_id": query_id(request, "customerId"),
+        "status": call.query_choice("status", STATUSES),
+        "kind": call.query_choice("kind", KINDS),
+        "subscription_id": call.query_id("subscriptionId"),
+        "customer_id": call.query_id("customerId"),
     }
-    page = cursor_of(request)
+    page = call.page_request()
     result = await call.read(lambda ctx: service.list_invoices(ctx, page, **filters))
     return await call.screen(
         "screens/invoices/list.html",
@@ -65,7 +64,7 @@ async def _detail(ctx: RepositoryContext, invoice_id: str) -> dict[str, Any]:
 @router.get("/invoices/{invoice_id}")
 async def invoice_detail(request: Request, invoice_id: str) -> Response:
     call = await dash(request)
-    data = await found(call, lambda ctx: _detail(ctx, invoice_id))
+    data = await call.read(lambda ctx: _detail(ctx, invoice_id))
     return await call.screen("screens/invoices/detail.html", base=BASE, **data)
 
 
@@ -88,7 +87,7 @@ async def pay_invoice(request: Request, invoice_id: str) -> Response:
 async def _refund_form(
     call: DashCall, invoice_id: str, values: dict[str, Any], errors: dict[str, str], status: int = 200
 ) -> Response:
-    data = await found(call, lambda ctx: _detail(ctx, invoice_id))
+    data = await call.read(lambda ctx: _detail(ctx, invoice_id))
     return await call.screen("screens/invoices/refund.html", status, base=BASE, values=values, errors=errors, **data)
 
 

@@ -26,7 +26,6 @@ from duro.invoices import service as invoices
 from duro.invoices.schemas import PayRequest
 from duro.kit.errors import DuroError
 from duro.kit.jsonenc import format_ts
-from duro.kit.pagination import PageRequest
 from duro.recovery import service
 from duro.recovery.schemas import ScheduleState
 from duro.subscriptions import actions
@@ -35,7 +34,6 @@ from duro.subscriptions.schemas import CancelRequest
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 router.include_router(settings_router)
 
-PAGE_SIZE: Final = 20
 WINDOWS: Final[tuple[int, ...]] = (7, 30, 90)
 DEFAULT_WINDOW: Final = 30
 STATES: Final[tuple[str, ...]] = get_args(ScheduleState)
@@ -95,7 +93,7 @@ async def ledger(request: Request) -> Response:
         "failure_code": _choice(q.get("failureCode"), FAILURE_CODES),
         "rail": _choice(q.get("rail"), RAIL_CHAIN),
     }
-    page = PageRequest(limit=PAGE_SIZE, cursor=q.get("cursor") or None)
+    page = call.page_request()
 
     async def load(ctx: RepositoryContext) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, Any]]]:
         now = ctx.clock.now()

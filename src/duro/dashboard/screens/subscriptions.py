@@ -68,43 +68,15 @@ TIMELINE_LIMIT: Final = 50
 PLAN_CHOICES: Final = 100
 
 
-# --- shared by the billing screens ---
-
-
-async def found(call: DashCall, fn: Callable[[RepositoryContext], Awaitable[T]]) -> T:
-    """A read whose 404 is the dashboard's "not found" page rather than the API's JSON envelope."""
-    try:
-        return await call.read(fn)
-    except DuroError as exc:
-        if exc.status == 404:
-            raise fail(call.request, 404, "not_found", exc.message) from exc
-        raise
-
-
-def cursor_of(request: Request) -> PageRequest:
-    return PageRequest(limit=20, cursor=request.query_params.get("cursor") or None)
-
-
-def choice(request: Request, name: str, allowed: tuple[str, ...]) -> str | None:
-    """A filter value from the query string, ignored unless it is one the API accepts."""
-    value = request.query_params.get(name)
-    return value if value in allowed else None
-
-
-def query_id(request: Request, name: str) -> str | None:
-    value = (request.query_params.get(name) or "").strip()
-    return value if value and len(value) <= 64 else None
-
-
 # --- list ---
 
 
 @router.get("/subscriptions")
 async def list_subscriptions(request: Request) -> Response:
     call = await dash(request)
-    status = choice(request, "status", STATUSES)
-    plan_id, customer_id = query_id(request, "planId"), query_id(request, "customerId")
-    page = cursor_of(request)
+    status = call.query_choice("status", STATUSES)
+    plan_id, customer_id = call.query_id("planId"), call.query_id("customerId")
+    page = call.page_request()
 
     async def load(ctx: RepositoryContext) -> tuple[dict[str, Any], dict[str, Any]]:
         found_page = await service.list_subscriptions(
@@ -135,9 +107,9 @@ async def _new_form(call: DashCall, values: dict[str, Any], errors: dict[str, st
 @router.get("/subscriptions/new")
 async def new_subscription(request: Request) -> Response:
     call = await dash(request)
-    values = {"customerId": query_id(request, "customerId"), "planId": query_id(request, "planId")}
+    values = {"customerId": call.query_id("customerId"), "planId": call.query_id("planId")}
     if call.mode == "test":
-        values["testClockId"] = query_id(request, "testClockId")
+        values["testClockId"] = call.query_id("testClockId")
     return await _new_form(call, values, {})
 
 
@@ -247,7 +219,7 @@ def allowed(status: str) -> dict[str, bool]:
 @router.get("/subscriptions/{sub_id}")
 async def subscription_detail(request: Request, sub_id: str) -> Response:
     call = await dash(request)
-    detail = await found(call, lambda ctx: _detail(ctx, sub_id))
+    detail = await call.read(lambda ctx: _detail(ctx, sub_id))
     return await call.screen(
         "screens/subscriptions/detail.html", allowed=allowed(detail["sub"]["status"]), base=BASE, **detail
     )
@@ -367,7 +339,7 @@ async def _change_page(
             previews = await _previews(ctx, sub_id, values["planId"], values["effective"])
         return {**detail, "previews": previews}
 
-    data = await found(call, load)
+    data = await call.read(load)
     previewed = [p for p in data["previews"] if "preview" in p]
     if data["previews"] and not previewed:
         # The same refusal for every behaviour (unknown plan, same plan, wrong state): show it once, inline.

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from duro.api.errors import request_id_of
 from duro.auth.permissions import ASSIGNABLE_ROLES
+from duro.context import RequestMeta
 from duro.dashboard import audit_log, security
 from duro.dashboard.pages import (
     check_presession_csrf,
@@ -29,13 +30,11 @@ from duro.dashboard.pages import (
     set_session_cookie,
     with_presession_cookie,
 )
-from duro.dashboard.repository import RequestMeta
 from duro.dashboard.sessions import SESSION_COOKIE
 from duro.dashboard.shell import DashCall, dash, dash_post, field_errors, text
 from duro.db.executor import Connection
 from duro.kit.errors import DuroError
 from duro.kit.jsonenc import format_ts
-from duro.kit.pagination import PageRequest
 from duro.team import service as team
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
@@ -51,8 +50,8 @@ class _Me:
     id: str
 
 
-def _meta(call: DashCall) -> team.RequestMeta:
-    return team.RequestMeta(call.ip, call.request.headers.get("user-agent"), call.request_id)
+def _meta(call: DashCall) -> RequestMeta:
+    return RequestMeta(call.ip, call.request.headers.get("user-agent"), call.request_id)
 
 
 # --- team page ---
@@ -221,10 +220,7 @@ async def audit_screen(request: Request) -> Response:
     call = await dash(request)
     call.require("audit.view")
     filters, errors = audit_log.AuditFilters.from_query(request.query_params)
-    cursor = request.query_params.get("cursor") or None
-    entries = await call.core(
-        lambda conn: audit_log.list_entries(conn, call.tenant_id, filters, PageRequest(limit=20, cursor=cursor))
-    )
+    entries = await call.core(lambda conn: audit_log.list_entries(conn, call.tenant_id, filters, call.page_request()))
     return await call.screen(
         "screens/team/audit.html",
         page={"items": list(entries.items), "hasMore": entries.has_more, "nextCursor": entries.next_cursor},

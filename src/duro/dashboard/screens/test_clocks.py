@@ -20,14 +20,12 @@ from duro.dashboard.pages import fail
 from duro.dashboard.shell import DashCall, dash, dash_post, field_errors, keep, optional, parse, text
 from duro.kit.errors import DuroError
 from duro.kit.ids import new_id
-from duro.kit.pagination import PageRequest
 from duro.test_clocks import service
 from duro.test_clocks.schemas import TestClockAdvance, TestClockCreate
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
 BASE: Final = "/dashboard/test-clocks"
-PAGE_SIZE: Final = 20
 LIVE_MESSAGE: Final = "Test clocks exist in test mode only."
 
 
@@ -55,7 +53,7 @@ def _live_redirect(call: DashCall) -> Response | None:
 
 
 async def _list_page(call: DashCall, values: dict[str, Any], errors: dict[str, str], status: int = 200) -> Response:
-    page = PageRequest(limit=PAGE_SIZE, cursor=call.request.query_params.get("cursor") or None)
+    page = call.page_request()
 
     async def load(ctx: RepositoryContext) -> tuple[dict[str, Any], dict[str, int]]:
         clocks = await service.list_clocks(ctx, page)

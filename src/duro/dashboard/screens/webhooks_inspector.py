@@ -14,16 +14,15 @@ from typing import Any, Final
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from duro.context import RepositoryContext
+from duro.context import RepositoryContext, RequestMeta
 from duro.dashboard.pages import fail
 from duro.dashboard.shell import DashCall, dash, dash_post, text
 from duro.events.service import get_event
 from duro.kit.errors import DuroError, not_found
-from duro.kit.pagination import PageRequest
 from duro.webhooks.catalog import EVENT_TYPES
 from duro.webhooks.endpoints import MAX_ENDPOINTS, get_endpoint
 from duro.webhooks.health import success_rates
-from duro.webhooks.inspector import RequestMeta, get_delivery, page_deliveries, replay, replay_failed_since
+from duro.webhooks.inspector import get_delivery, page_deliveries, replay, replay_failed_since
 
 # No prefix of its own: `webhooks.router` (prefix /dashboard) includes it.
 router = APIRouter(include_in_schema=False)
@@ -57,7 +56,7 @@ async def inspector_page(call: DashCall, endpoint_id: str, status: int = 200, **
     since = parse_when(q.get("since", ""))
     # A cursor is the last delivery of the previous page under the same filters (the pager keeps them in its
     # links); one that does not match them is refused with 400 `invalid_cursor`.
-    page_request = PageRequest(limit=PER_PAGE, cursor=q.get("cursor") or None)
+    page_request = call.page_request()
 
     async def load(ctx: RepositoryContext) -> tuple[dict[str, Any], dict[str, Any], Any]:
         endpoint = await get_endpoint(ctx, endpoint_id)
