@@ -25,6 +25,9 @@ from tests.browser.support import Shots, start_aiohttp
 from tests.cli.process import ServerProcess, duro_argv
 
 PASSWORD = "a long and unusual passphrase 42"
+STAFF_KEY = "browser-staff-key-0123456789-abcdefghijklmnop"
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 @dataclass
@@ -55,6 +58,7 @@ def dashboard_duro(db: Database, tmp_path_factory: pytest.TempPathFactory) -> It
         DURO_WEBHOOK_ALLOW_INSECURE_TEST="true",
         DURO_WEBHOOK_POLL_SECONDS="1",
         DURO_NOTIFY_POLL_SECONDS="1",
+        DURO_STAFF_KEY=STAFF_KEY,
     )
     log = (server.data_dir / "worker.log").open("wb")
     worker = subprocess.Popen(
@@ -259,6 +263,74 @@ async def test_a_merchant_runs_billing_entirely_in_the_browser(
     finally:
         await owner.context.close()
     assert all(p.exists() for p in shots.taken)
+
+
+async def _sign_up(page: Page, business: str, email: str) -> str:
+    """Signup and 2FA enrolment; returns the TOTP secret."""
+    await page.goto("/dashboard/signup")
+    await page.fill("input[name=business_name]", business)
+    await page.fill("input[name=name]", "Owner")
+    await page.fill("input[name=email]", email)
+    await page.fill("input[name=password]", PASSWORD)
+    await _submit(page, "form")
+    secret = (await page.locator("code.secret").inner_text()).replace(" ", "")
+    await page.fill("input[name=code]", pyotp.TOTP(secret).now())
+    await _submit(page, "form:has(input[name=code])")
+    return secret
+
+
+async def test_a_merchant_goes_live_after_kyc_review_in_the_staff_console(
+    browser: Browser, dashboard_duro: ServerProcess, shots: Shots
+) -> None:
+    base = dashboard_duro.base_url
+    owner = await _tab(browser, base)
+    staff = await _tab(browser, base)
+    try:
+        await _sign_up(owner, "Kano Crafts Ltd", "owner@kanocrafts.example")
+
+        # --- live mode shows the unverified cap meter ---
+        await owner.goto("/dashboard")
+        async with owner.expect_navigation():
+            await owner.get_by_test_id("mode-live").click()
+        await expect(owner.get_by_test_id("kyc-meter")).to_be_visible()
+
+        # --- upload the three documents and submit ---
+        await owner.goto("/dashboard/settings/kyc")
+        for doc_type, name, body, mime in (
+            ("cac", "certificate.pdf", PDF, "application/pdf"),
+            ("memart", "memart.pdf", PDF, "application/pdf"),
+            ("status_report", "status.png", PNG, "image/png"),
+        ):
+            slot = owner.get_by_test_id(f"kyc-slot-{doc_type}")
+            await slot.locator("input[type=file]").set_input_files({"name": name, "mimeType": mime, "buffer": body})
+            async with owner.expect_navigation():
+                await slot.locator("button[type=submit]").click()
+            await expect(owner.get_by_test_id(f"kyc-file-{doc_type}")).to_contain_text(name)
+        await shots.take(owner, "kyc-uploaded")
+        async with owner.expect_navigation():
+            await owner.get_by_test_id("kyc-submit").click()
+        await expect(owner.get_by_test_id("kyc-status")).to_contain_text("pending")
+
+        # --- staff: key login, the queue, approve ---
+        await staff.goto("/staff/login")
+        await staff.fill("input[name=key]", STAFF_KEY)
+        await _submit(staff, "form[action='/staff/login']")
+        await staff.goto("/staff")
+        await expect(staff.locator("body")).to_contain_text("Kano Crafts Ltd")
+        await staff.get_by_role("link", name=re.compile("Kano Crafts Ltd")).first.click()
+        await shots.take(staff, "staff-review")
+        async with staff.expect_navigation():
+            await staff.get_by_test_id("approve").click()
+        await expect(staff.locator("body")).to_contain_text(re.compile("[Aa]pproved|verified"))
+
+        # --- the owner is verified: no cap meter in live mode ---
+        await owner.goto("/dashboard/settings/kyc")
+        await expect(owner.get_by_test_id("kyc-tier")).to_contain_text("verified")
+        await expect(owner.get_by_test_id("kyc-meter")).to_have_count(0)
+        await shots.take(owner, "kyc-verified")
+    finally:
+        await owner.context.close()
+        await staff.context.close()
 
 
 async def _invite_link(owner: Page) -> str:
