@@ -241,6 +241,7 @@ def tenant_create(
             owner_password=owner_password,
             slug=slug,
             currency=currency,
+            audit_as_creator=True,
         )
     )
     out = made.as_json()

@@ -99,6 +99,7 @@ async def ensure_demo(
         owner_email=DEMO_EMAIL,
         slug=DEMO_SLUG,
         owner_name="Demo Owner",
+        audit_as_creator=True,
     )
     tenant_id = made.tenant.id
     for mode in ("test", "live"):

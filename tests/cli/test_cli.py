@@ -10,7 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from duro.models.core import audit_logs
 from tests.cli.process import SECRET_KEY, ainvoke, invoke, run_duro
 from tests.conftest import TenantKeys, database_url_for_tests
 
@@ -229,6 +231,10 @@ async def test_tenant_create_and_list(db: Any, tmp_path: Path) -> None:
     assert row["defaultCurrency"] == "USD"
     assert row["createdAt"].endswith("Z")
     assert "password" not in json.dumps(rows)
+    async with db.core_transaction() as conn:
+        entries = (await conn.execute(select(audit_logs).where(audit_logs.c.tenant_id == made["tenant"]["id"]))).all()
+    assert [(e.action, e.actor_type, e.actor_label) for e in entries] == [("tenant.created", "system", "cli")]
+    assert entries[0].after == {"name": "Listed Store", "slug": "listed-store"}
 
 
 async def test_tenant_create_with_a_duplicate_owner_email_fails_clearly(tenant: TenantKeys, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from duro.audit.service import record_core
 from duro.config import Settings
 from duro.context import Actor, RepositoryContext
 from duro.credentials.service import create_api_key
@@ -85,6 +86,7 @@ async def provision_tenant(
     currency: str = "NGN",
     actor: Actor = CLI_ACTOR,
     within: Callable[[Connection, DbRow, DbRow], Awaitable[None]] | None = None,
+    audit_as_creator: bool = False,
 ) -> ProvisionedTenant:
     """`within(conn, tenant, owner)` runs last in the same transaction (dashboard signup: audit, welcome
     notification and the first session), so they commit or roll back with the tenant."""
@@ -163,6 +165,17 @@ async def provision_tenant(
                 {**default_settings_columns(), "created_at": now, "updated_at": now}
             )
         await conn.execute(insert(store_configs).values(tenant_id=tenant_id, created_at=now, updated_at=now))
+        if audit_as_creator:  # the CLI and the demo seed; signup writes its own entry (member actor, IP)
+            await record_core(
+                conn,
+                tenant_id,
+                "tenant.created",
+                at=now,
+                actor=actor,
+                target_type="tenant",
+                target_id=tenant_id,
+                after={"name": tenant.name, "slug": tenant.slug},
+            )
         if within is not None:
             await within(conn, tenant, owner)
     return ProvisionedTenant(tenant, owner, password, keys)
