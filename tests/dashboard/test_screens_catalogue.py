@@ -32,7 +32,7 @@ async def test_plans_list_is_empty_then_shows_plans_with_subscriber_counts(tenan
     page = await dash.get("/dashboard/plans")
     assert plan["id"] in page.text
     assert "Gold" in page.text
-    assert "NGN 5,000.00" in page.text
+    assert "₦5,000.00" in page.text
     assert 'data-testid="subscribers">0<' in page.text
 
 

@@ -125,7 +125,7 @@ async def test_detail_shows_subscriptions_invoices_transactions_methods_and_even
     assert f"/dashboard/subscriptions/{sub['id']}" in page.text
     assert "Gold plan" in page.text
     assert f"/dashboard/invoices/{sub['latestInvoiceId']}" in page.text
-    assert "NGN 2,500.00" in page.text
+    assert "₦2,500.00" in page.text
     assert 'data-testid="transactions"' in page.text
     assert "•••• 4242" in page.text
     assert "customer_created" in page.text

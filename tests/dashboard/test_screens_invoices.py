@@ -41,7 +41,7 @@ async def test_list_shows_an_empty_state_then_invoices(tenant: Any, dash_as: Any
     invoice = await paid_invoice(dash, tenant)
     page = await dash.get(BASE)
     assert invoice["id"] in page.text
-    assert "NGN 5,000.00" in page.text
+    assert "₦5,000.00" in page.text
 
 
 async def test_list_filters_by_status_and_kind(tenant: Any, dash_as: Any) -> None:
@@ -153,7 +153,7 @@ async def test_finance_refunds_part_then_the_rest(tenant: Any, dash_as: Any) -> 
     assert f'href="{BASE}/{invoice["id"]}/refund"' in detail
     form = await dash.get(f"{BASE}/{invoice['id']}/refund")
     assert form.status_code == 200
-    assert '<strong data-testid="refundable">NGN 5,000.00</strong>' in form.text
+    assert '<strong data-testid="refundable">₦5,000.00</strong>' in form.text
     assert "data-confirm=" in form.text
     partial = await dash.post(f"{BASE}/{invoice['id']}/refund", {"amount": "1,000.50", "reason": "goodwill"})
     assert partial.status_code == 303
@@ -161,8 +161,7 @@ async def test_finance_refunds_part_then_the_rest(tenant: Any, dash_as: Any) -> 
     assert after["amountRefunded"] == 100050
     assert [(r["amount"], r["reason"], r["status"]) for r in after["refunds"]] == [(100050, "goodwill", "succeeded")]
     assert (
-        '<strong data-testid="refundable">NGN 3,999.50</strong>'
-        in (await dash.get(f"{BASE}/{invoice['id']}/refund")).text
+        '<strong data-testid="refundable">₦3,999.50</strong>' in (await dash.get(f"{BASE}/{invoice['id']}/refund")).text
     )
     rest = await dash.post(f"{BASE}/{invoice['id']}/refund", {"amount": "", "reason": "closing the account"})
     assert rest.status_code == 303

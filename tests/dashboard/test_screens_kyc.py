@@ -54,7 +54,7 @@ async def test_page_renders_empty_slots(dash_as: Any, tenant: TenantKeys) -> Non
     assert "Not uploaded yet." in page.text
     assert 'data-testid="kyc-submit" disabled' in page.text
     assert 'data-testid="kyc-cap"' in page.text
-    assert "NGN 1,000,000.00" in page.text
+    assert "₦1,000,000.00" in page.text
 
 
 async def test_upload_png_named_pdf_is_stored_as_png(dash_as: Any, tenant: TenantKeys, db: Database) -> None:
@@ -198,7 +198,7 @@ async def test_live_meter_shown_until_verified(dash_as: Any, tenant: TenantKeys,
     live = await dash_as(tenant, "finance", mode="live")
     page = await live.get("/dashboard/settings/kyc")
     assert 'data-testid="kyc-meter"' in page.text
-    assert "NGN 25,000.00 of the NGN 1,000,000.00" in page.text
+    assert "₦25,000.00 of the ₦1,000,000.00" in page.text
     test = await dash_as(tenant, "finance")
     assert 'data-testid="kyc-meter"' not in (await test.get(PAGE)).text
     async with db.core_transaction() as conn:

@@ -100,17 +100,17 @@ async def test_overview_figures_match_the_hand_computed_data_and_the_api(
     page = await dash.get("/dashboard")
     assert page.status_code == 200
     html = page.text
-    assert _testid(html, "kpi-mrr-NGN") == "NGN 6,433.33"
+    assert _testid(html, "kpi-mrr-NGN") == "₦6,433.33"
     assert _testid(html, "kpi-active") == "2"
     assert _testid(html, "kpi-trialing") == "1"
     assert _testid(html, "kpi-past-due") == "1"
     assert _testid(html, "kpi-churn-voluntary") == "25.00%"
     assert _testid(html, "kpi-churn-involuntary") == "25.00%"
-    assert _testid(html, "kpi-new-mrr-NGN") == "NGN 433.33"
-    assert _testid(html, "at-risk-NGN") == "NGN 1,000.00"
-    assert _testid(html, "recovered-NGN") == "NGN 400.00"
-    assert _testid(html, "recovered-USD") == "USD 70.00"
-    assert _testid(html, "at-risk-USD") == "USD 0.00"
+    assert _testid(html, "kpi-new-mrr-NGN") == "₦433.33"
+    assert _testid(html, "at-risk-NGN") == "₦1,000.00"
+    assert _testid(html, "recovered-NGN") == "₦400.00"
+    assert _testid(html, "recovered-USD") == "$70.00"
+    assert _testid(html, "at-risk-USD") == "$0.00"
     assert _testid(html, "recovery-rate") == "80.00%"
     # The same service as the API: the cards are its numbers.
     api = (await dash.client.get("/v1/analytics/overview", headers=tenant.auth())).json()
@@ -146,7 +146,7 @@ async def test_the_recovery_chart_is_svg_with_both_series(tenant: TenantKeys, da
     bars = [r for r in chart.iter(f"{NS}rect") if r.get("class") == "chart-bar"]
     assert len(bars) == 24  # 12 weeks × 2 series
     tips = [t.text for r in bars for t in r.iter(f"{NS}title")]
-    assert "24 Feb — Entering dunning: 1k" in tips  # NGN 1,000.00 in major units
+    assert "24 Feb — Entering dunning: 1k" in tips  # ₦1,000.00 in major units
     assert "24 Feb — Recovered: 400" in tips
     assert _figure(html, "recovery-chart-USD") is not None
     assert "style=" not in html
@@ -176,7 +176,7 @@ async def test_mrr_chart_reads_90_days_of_snapshots(tenant: TenantKeys, dash_as:
 async def test_empty_tenant_overview(tenant: TenantKeys, dash_as: Any) -> None:
     dash = await dash_as(tenant, "owner")
     html = (await dash.get("/dashboard")).text
-    assert _testid(html, "kpi-mrr-NGN") == "NGN 0.00"
+    assert _testid(html, "kpi-mrr-NGN") == "₦0.00"
     assert _testid(html, "kpi-active") == "0"
     assert _testid(html, "kpi-churn-voluntary") == "—"  # no base: the API's null
     assert _testid(html, "recovery-rate") == "—"
@@ -205,9 +205,9 @@ async def test_live_mode_shows_only_live_data(tenant: TenantKeys, dash_as: Any, 
     await made.client.post("/v1/customers", json={"name": "Test only"}, headers=tenant.auth())
     html = (await made.get("/dashboard")).text
     assert 'data-testid="test-banner"' not in html
-    assert _testid(html, "kpi-mrr-NGN") == "NGN 0.00"
+    assert _testid(html, "kpi-mrr-NGN") == "₦0.00"
     assert _testid(html, "kpi-active") == "0"
-    assert _testid(html, "at-risk-NGN") == "NGN 0.00"
+    assert _testid(html, "at-risk-NGN") == "₦0.00"
     assert 'data-testid="at-risk-USD"' not in html
     assert "No events yet in live mode" in html
 

@@ -57,7 +57,7 @@ async def test_ledger_lists_the_failing_renewal_with_its_figures(tenant: TenantK
     assert "in 7 d" in html  # relative to the clock's frozen time (21st → payday on the 28th)
     figures = re.search(r'data-testid="in-flight">([^<]+)<', html)
     assert figures
-    assert figures.group(1) == "NGN 5,000.00"
+    assert figures.group(1) == "₦5,000.00"
     for days in ("7", "30", "90"):
         assert (await dash.get(f"/dashboard/recovery?window={days}")).status_code == 200
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from duro.web.checkout.rendering import money
+from duro.web.checkout.rendering import amount as money
 from tests.http_assertions import ok
 from tests.subscriptions.helpers import (
     DECLINE_NSF,

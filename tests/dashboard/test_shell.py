@@ -69,3 +69,13 @@ async def test_unknown_dashboard_paths_and_ids_get_the_html_error_page(tenant: T
     assert as_fetch.status_code == 404
     assert as_fetch.headers["content-type"].startswith("application/json")
     assert as_fetch.json()["error"]["reason"] == "unknown_route"
+
+
+def test_dashboard_amounts_carry_the_currency_symbol() -> None:
+    from duro.web.checkout.rendering import amount
+
+    assert amount(500000, "NGN") == "₦5,000.00"
+    assert amount(-1250, "usd") == "-$12.50"
+    assert amount(99, "KES") == "KSh 0.99"
+    assert amount(100, "XOF") == "XOF 1.00"  # no known symbol: the code
+    assert amount(None, None) == "0.00"

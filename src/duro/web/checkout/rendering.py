@@ -45,6 +45,20 @@ def money(amount: int | None, currency: str | None) -> str:
     return f"{currency or ''} {sign}{major:,}.{minor:02d}".strip()
 
 
+# 07 §1: dashboard amounts carry the currency's symbol; an unknown code is written out.
+CURRENCY_SYMBOLS: Final = {"NGN": "₦", "USD": "$", "GBP": "£", "EUR": "€", "GHS": "GH₵", "KES": "KSh ", "ZAR": "R"}
+
+
+def amount(value: int | None, currency: str | None) -> str:
+    """Minor units as `₦5,000.00` / `-$12.50`; `XYZ 1.00` for a currency without a known symbol."""
+    minor = value or 0
+    sign = "-" if minor < 0 else ""
+    major, cents = divmod(abs(minor), 100)
+    code = (currency or "").upper()
+    symbol = CURRENCY_SYMBOLS.get(code, f"{code} " if code else "")
+    return f"{sign}{symbol}{major:,}.{cents:02d}"
+
+
 def long_date(stamp: str | None) -> str:
     if not stamp:
         return ""
@@ -66,6 +80,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["money"] = money
+    env.filters["amount"] = amount
     env.filters["long_date"] = long_date
     env.filters["behaviour"] = behaviour_label
     env.filters["rail_label"] = lambda rail: RAIL_LABELS.get(rail, rail)
