@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from duro.web.checkout.rendering import amount
 from tests.conftest import TenantKeys
 
 
@@ -72,8 +73,6 @@ async def test_unknown_dashboard_paths_and_ids_get_the_html_error_page(tenant: T
 
 
 def test_dashboard_amounts_carry_the_currency_symbol() -> None:
-    from duro.web.checkout.rendering import amount
-
     assert amount(500000, "NGN") == "₦5,000.00"
     assert amount(-1250, "usd") == "-$12.50"
     assert amount(99, "KES") == "KSh 0.99"
