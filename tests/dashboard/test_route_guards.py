@@ -26,18 +26,23 @@ PARAMS = {"surface": "general", "key": "dunning_1", "doc_type": "cac"}
 
 
 def _leaf_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, full path) of every non-GET route under /dashboard. A route's own `path` carries its router's
+    prefix; a router included into another one (a screen module's sub-router) carries the including router's
+    prefix in its include context."""
     found: set[tuple[str, str]] = set()
-    stack: list[Any] = list(app.router.routes)
-    while stack:
-        route = stack.pop()
-        nested = getattr(route, "original_router", None)
-        if nested is not None:
-            stack.extend(nested.routes)
-            continue
-        path = getattr(route, "path", "")
-        for method in getattr(route, "methods", None) or ():
-            if method not in ("GET", "HEAD") and path.startswith("/dashboard"):
-                found.add((method, path))
+
+    def walk(routes: list[Any], outer: str) -> None:
+        for route in routes:
+            nested = getattr(route, "original_router", None)
+            if nested is not None:
+                walk(nested.routes, outer + route.include_context.prefix)
+                continue
+            path = outer + getattr(route, "path", "")
+            for method in getattr(route, "methods", None) or ():
+                if method not in ("GET", "HEAD") and path.startswith("/dashboard"):
+                    found.add((method, path))
+
+    walk(list(app.router.routes), "")
     return sorted(found)
 
 
@@ -80,6 +85,8 @@ async def test_the_app_has_the_write_routes_we_expect_to_check(tenant: TenantKey
         "/dashboard/team/invite",
         "/dashboard/appearance/publish",
         "/dashboard/settings/kyc/submit",
+        "/dashboard/settings/recovery",  # sub-routers too
+        "/dashboard/developers/webhooks/{endpoint_id}/deliveries/{delivery_id}/replay",
     ):
         assert expected in paths
 
