@@ -102,6 +102,7 @@ def serve(
     bind_port = port or settings.port
     console.print(f"Duro listening on http://{bind_host}:{bind_port}  (public URL {settings.public_url})")
     console.print(f"  API      {settings.public_url}/v1      OpenAPI {settings.public_url}/openapi.json")
+    console.print(f"  Dashboard {settings.public_url}/dashboard")
     console.print(f"  Health   {settings.public_url}/healthz  Ready   {settings.public_url}/readyz")
     uvicorn.run(
         "duro.asgi:app",
@@ -198,6 +199,7 @@ def demo(
         return
     settings = load_settings()
     console.print("[bold]Demo Store[/bold] is ready.")
+    console.print(f"  Dashboard     {settings.public_url}/dashboard  (owners enrol an authenticator app first)")
     console.print(f"  Owner login   {result['owner']['email']} / {result['owner']['password']}")
     console.print(f"  Test secret   {result['keys']['test']['secret']}")
     console.print(f"  Test pk       {result['keys']['test']['publishable']}")
