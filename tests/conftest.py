@@ -115,8 +115,11 @@ async def clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         return
     database: Database = request.getfixturevalue("db")
     async with database.engine.begin() as conn:
-        # Every tenant-owned table references core.tenants; the simulator ledger is keyed by reference only.
-        await conn.execute(text("TRUNCATE core.tenants, sandbox.sim_charges, live.sim_charges CASCADE"))
+        # Every tenant-owned table references core.tenants; the simulator ledger is keyed by reference only, and
+        # staff sessions belong to no tenant (a browser test's `duro serve` leaves its staff login behind).
+        await conn.execute(
+            text("TRUNCATE core.tenants, core.staff_sessions, sandbox.sim_charges, live.sim_charges CASCADE")
+        )
     GUARD.violations = []
     yield
     found, GUARD.violations = GUARD.violations, None
