@@ -9,6 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+import duro.staff.sessions as staff_sessions_module
 from duro.app import create_app
 from duro.config import Settings
 from duro.context import RepositoryContext
@@ -329,3 +330,24 @@ async def test_non_ascii_key_compared_on_utf8_bytes(db: Database, tmp_path: Any)
 def test_settings_reject_short_staff_key() -> None:
     with pytest.raises(ValueError, match="DURO_STAFF_KEY"):
         make_settings(staff_key="short")
+
+
+async def test_the_key_is_compared_with_hmac_compare_digest(
+    client: httpx.AsyncClient, tenant: TenantKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """02 §10: the key check is `hmac.compare_digest` on UTF-8 bytes, for the header and for the login form."""
+    seen: list[tuple[bytes, bytes]] = []
+    real = staff_sessions_module.hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        seen.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(staff_sessions_module.hmac, "compare_digest", spy)
+    wrong = await client.get("/staff/api/kyc/pending", headers={"X-Staff-Key": "x" * len(STAFF_KEY)})
+    assert wrong.status_code == 401
+    right = await client.get("/staff/api/kyc/pending", headers=KEY)
+    assert right.status_code == 200
+    assert (await staff_login(client)).status_code == 303
+    assert seen[:2] == [(b"x" * len(STAFF_KEY), STAFF_KEY.encode()), (STAFF_KEY.encode(), STAFF_KEY.encode())]
+    assert seen[-1] == (STAFF_KEY.encode(), STAFF_KEY.encode())  # the login form's key (after its CSRF check)
