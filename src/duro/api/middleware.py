@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from limits import RateLimitItem
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from duro.api.responses import error_response
@@ -75,16 +76,17 @@ class RequestIdMiddleware:
             if not response_started:
                 await error_response(internal_error(), request_id)(scope, receive, send_with_id)
         finally:
-            principal: Principal | None = state.get("principal")
-            fields = {
-                "method": scope["method"],
-                "route": scope["path"],
-                "status": status_holder[0],
-                "latencyMs": round((monotonic() - started) * 1000, 2),
-            }
-            if principal is not None:
-                fields.update(tenant=principal.tenant_id, mode=principal.mode, credentialId=principal.credential_id)
-            log.info("request", extra={"fields": fields})
+            if log.isEnabledFor(logging.INFO):  # the access line is off at WARNING: skip building it
+                principal: Principal | None = state.get("principal")
+                fields = {
+                    "method": scope["method"],
+                    "route": scope["path"],
+                    "status": status_holder[0],
+                    "latencyMs": round((monotonic() - started) * 1000, 2),
+                }
+                if principal is not None:
+                    fields.update(tenant=principal.tenant_id, mode=principal.mode, credentialId=principal.credential_id)
+                log.info("request", extra={"fields": fields})
             request_context.reset(token)
 
 
@@ -92,6 +94,7 @@ class MerchantApiMiddleware:
     def __init__(self, app: ASGIApp, runtime_getter: Callable[[], Runtime]) -> None:
         self.app = app
         self._runtime = runtime_getter
+        self._items: dict[int, RateLimitItem] = {}
 
     @property
     def runtime(self) -> Runtime:
@@ -156,7 +159,11 @@ class MerchantApiMiddleware:
 
     def _limit(self, principal: Principal) -> Any:
         s = self.runtime.settings
-        return per_second(s.rate_limit_live if principal.mode == "live" else s.rate_limit_test)
+        amount = s.rate_limit_live if principal.mode == "live" else s.rate_limit_test
+        item = self._items.get(amount)
+        if item is None:  # one item per limit, not one per request (a settings change gets its own)
+            item = self._items[amount] = per_second(amount)
+        return item
 
     async def _buffer_body(self, scope: Scope, receive: Receive) -> Receive:
         """Read the whole body (≤ 1 MiB) up front, check its type, and replay it to the route."""

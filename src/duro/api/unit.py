@@ -18,6 +18,7 @@ from duro.api.responses import JSON
 from duro.auth.principal import Principal
 from duro.charges.service import PendingCharge
 from duro.context import Actor, RepositoryContext
+from duro.db.executor import Connection
 from duro.gateway.protocol import ChargeGateway, ChargeOutcome
 from duro.idempotency import store
 from duro.kit import jsonenc
@@ -115,6 +116,11 @@ class ApiCall:
 
     async def _claim(self, raw_key: str) -> _Claim | Response:
         """Claim `Idempotency-Key` for this request (01 §8), or the stored answer to replay."""
+        async with self.runtime.db.connection(self.principal.mode) as conn:
+            return await self._claim_on(conn, raw_key)
+
+    async def _claim_on(self, conn: Connection, raw_key: str) -> _Claim | Response:
+        """`_claim` on a connection the caller holds outside any transaction (the claim commits on its own)."""
         key = _check_key(raw_key)
         body = await self.request.body()
         try:
@@ -123,8 +129,8 @@ class ApiCall:
         except ValueError as exc:
             raise bad_request("malformed_json", "The body is not valid JSON") from exc
         fp = store.fingerprint(self.request.method, self.request.url.path, self.request.url.query, canonical)
-        db, mode, tenant = self.runtime.db, self.principal.mode, self.principal.tenant_id
-        claim = await store.claim(db, mode, tenant, key, fp, self.request_id, self.runtime.clock.now())
+        tenant = self.principal.tenant_id
+        claim = await store.claim_on(conn, tenant, key, fp, self.request_id, self.runtime.clock.now())
         if isinstance(claim, store.Replay):
             return Response(
                 claim.body,
@@ -148,26 +154,33 @@ class ApiCall:
                 result, status = _unwrap(await handler(self.context(conn)), status)
             return Response(jsonenc.dumps(result), status, media_type=JSON)
 
-        claimed = await self._claim(raw_key)
-        if isinstance(claimed, Response):
-            return claimed
-        key = claimed.key
         db, mode, tenant = self.runtime.db, self.principal.mode, self.principal.tenant_id
-        try:
-            async with db.transaction(mode) as conn:
-                result, status = _unwrap(await handler(self.context(conn)), status)
-                payload = jsonenc.dumps(result)
-                await store.complete(conn, tenant, key, status, payload)
-            return Response(payload, status, media_type=JSON)
-        except DuroError as err:
-            payload = jsonenc.dumps(err.envelope(self.request_id))
-            await store.store_answer(db, mode, tenant, key, err.status, payload)
-            return Response(payload, err.status, media_type=JSON, headers=err.headers)
-        except Exception:
-            log.exception("handler failed; storing the 500 for this Idempotency-Key")
-            payload = jsonenc.dumps(internal_error().envelope(self.request_id))
-            await store.store_answer(db, mode, tenant, key, 500, payload)
-            return Response(payload, 500, media_type=JSON)
+        # One pool checkout for the claim (committed on its own first) and the business transaction after it.
+        async with db.connection(mode) as conn:
+            claimed = await self._claim_on(conn, raw_key)
+            if isinstance(claimed, Response):
+                return claimed
+            key = claimed.key
+            try:
+                async with conn.transaction():
+                    result, status = _unwrap(await handler(self.context(conn)), status)
+                    payload = jsonenc.dumps(result)
+                    await store.complete(conn, tenant, key, status, payload)
+                return Response(payload, status, media_type=JSON)
+            except DuroError as err:
+                failed: DuroError | None = err
+            except Exception:
+                log.exception("handler failed; storing the 500 for this Idempotency-Key")
+                failed = None
+        # The error is stored on a fresh checkout, after this one is back: the connection may be what failed, and
+        # holding it while waiting for another could starve the pool.
+        if failed is not None:
+            payload = jsonenc.dumps(failed.envelope(self.request_id))
+            await store.store_answer(db, mode, tenant, key, failed.status, payload)
+            return Response(payload, failed.status, media_type=JSON, headers=failed.headers)
+        payload = jsonenc.dumps(internal_error().envelope(self.request_id))
+        await store.store_answer(db, mode, tenant, key, 500, payload)
+        return Response(payload, 500, media_type=JSON)
 
     async def run_charging(self, prepare: Prepare, resume: Resume, status: int = 200) -> Response:
         """A write that calls the gateway: two transactions around the call (01 §8 rule 6, 03 §10).

@@ -81,6 +81,14 @@ class Database:
             yield Connection(raw, MODE_SCHEMAS[mode], self.statement_hooks)
 
     @asynccontextmanager
+    async def connection(self, mode: Mode) -> AsyncIterator[Connection]:
+        """One mode's connection in autocommit, for a caller that runs a committed-on-its-own statement and then
+        a transaction (`conn.transaction()`) on it: one pool checkout instead of two (the idempotency claim)."""
+        pool = await self.pool()
+        async with pool.acquire() as raw:
+            yield Connection(raw, MODE_SCHEMAS[mode], self.statement_hooks)
+
+    @asynccontextmanager
     async def core_transaction(self) -> AsyncIterator[Connection]:
         """A transaction for `core` tables only (bound to no mode)."""
         pool = await self.pool()

@@ -160,6 +160,11 @@ class Connection:
         self.schema = schema
         self._hooks = hooks
 
+    def transaction(self) -> Any:
+        """A transaction on this connection (`async with conn.transaction():`), committed when the block exits
+        cleanly. For a caller that holds one connection for an autocommit statement and then a transaction."""
+        return self.raw.transaction()
+
     def for_schema(self, schema: str | None) -> Connection:
         """The same connection (and transaction) bound to another schema. Only tenant provisioning needs this."""
         return Connection(self.raw, schema, self._hooks)

@@ -62,6 +62,15 @@ def _in_progress() -> DuroError:
 async def claim(
     db: Database, mode: Mode, tenant_id: str, key: str, fp: str, request_id: str, now: datetime
 ) -> Claimed | Replay:
+    async with db.reader(mode) as conn:
+        return await claim_on(conn, tenant_id, key, fp, request_id, now)
+
+
+async def claim_on(
+    conn: Connection, tenant_id: str, key: str, fp: str, request_id: str, now: datetime
+) -> Claimed | Replay:
+    """`claim` on a connection the caller holds, outside any transaction: the claim commits on its own either
+    way, and the caller may run its business transaction on the same connection afterwards."""
     params = {
         "tenant_id": tenant_id,
         "key": key,
@@ -73,10 +82,9 @@ async def claim(
         "expires_at": now + RETENTION,
     }
     # The common case is one autocommit INSERT: a single statement is its own committed transaction.
-    async with db.reader(mode) as conn:
-        if (await conn.execute(_CLAIM, params)).first() is not None:
-            return Claimed()
-    async with db.transaction(mode) as conn:
+    if (await conn.execute(_CLAIM, params)).first() is not None:
+        return Claimed()
+    async with conn.transaction():
         row = (
             await conn.execute(select(t).where(t.c.tenant_id == tenant_id, t.c.key == key).with_for_update())
         ).first()
