@@ -282,12 +282,17 @@ class Baseline:
             tenant_id = await self._lookup(conn)
         fp = fingerprint("POST", "/v1/customers", "", orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
         now = now_ms()
-        async with self.pool.acquire() as conn:  # the claim is one autocommit INSERT on the server too
+        # The server checks out one connection for the claim (one autocommit INSERT, committed on its own) and
+        # the business transaction after it.
+        async with self.pool.acquire() as conn:
             claimed = await conn.fetchrow(
                 SQL_CLAIM, tenant_id, key, fp, "in_progress", new_id("req"), now, now, now + RETENTION
             )
             assert claimed is not None
-        async with self.pool.acquire() as conn, conn.transaction():
+            await self._business(conn, body, tenant_id, key)
+
+    async def _business(self, conn: asyncpg.Connection, body: dict[str, Any], tenant_id: str, key: str) -> None:
+        async with conn.transaction():
             # No duplicate pre-check: the server relies on the unique constraint (tenant_id, merchant_ref).
             now = now_ms()
             row = await conn.fetchrow(
