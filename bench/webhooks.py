@@ -1,4 +1,4 @@
-"""Webhook delivery throughput of one real `duro worker` process vs. a raw httpx client (see bench/README.md).
+"""Webhook delivery throughput of one real `duro worker` process vs. a raw aiohttp client (see bench/README.md).
 
 Run with `make bench-webhooks` (or `python bench/webhooks.py --count N`). Everything runs on the embedded
 PostgreSQL under `.duro/bench`, database `duro_bench_webhooks` (schemas dropped and re-migrated every run), and a
@@ -9,9 +9,11 @@ every POST with `200 ok`, keep-alive):
    `--count / --endpoints` undispatched `invoice_paid` events (seeded set-based), so `--count` deliveries in all.
 2. Receiver ceiling: an aiohttp client posting a signed body with twice the stack's concurrency, to show the
    receiver is not the limit.
-3. Baseline: a raw `httpx.AsyncClient` posting the same bodies (built with `duro.webhooks.signing.event_body` from
-   the stored events) with the same headers, signed per request with `delivery_headers`, at the worker's
-   concurrency (`min(IN_FLIGHT, endpoints × PER_ENDPOINT)`), to the same URLs. No database, no guard.
+3. Baseline: a raw `aiohttp.ClientSession` (the guarded client's HTTP client, configured like it) posting the same
+   bodies (built with `duro.webhooks.signing.event_body` from the stored events) with the same headers, signed per
+   request with `delivery_headers`, at the worker's concurrency (`min(IN_FLIGHT, endpoints × PER_ENDPOINT)`), to
+   the same URLs. No database, no guard. For reference, the same with a raw `httpx.AsyncClient` (not the ratio's
+   denominator).
 4. Stack: one `duro worker --loops webhooks` process (`DURO_ENV=development`, `DURO_WEBHOOK_ALLOW_INSECURE_TEST`,
    `DURO_WEBHOOK_POLL_SECONDS=1`), timed from the first fan-out to the last `delivered`; then checked: every
    delivery `delivered` after exactly one automatic attempt recorded with status 200, every event dispatched once.
@@ -30,6 +32,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -214,33 +217,68 @@ class Bench:
         return run
 
     async def baseline(self, bodies: list[tuple[str, str, bytes, str, list[str]]], concurrency: int) -> Run:
-        """Raw httpx: the same bodies, signed per request with the same headers, same concurrency and URLs."""
+        """Raw aiohttp — the guarded client's own HTTP client, configured as it is (no cookies, no proxies from the
+        environment, no decompression, no redirects, keep-alive): the same bodies, signed per request with the same
+        headers, same concurrency and URLs. No database, no guard, no pinning."""
+        import aiohttp
+
+        async def post(session: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]) -> None:
+            async with session.post(url, data=body, headers=headers, allow_redirects=False) as r:
+                await r.read()
+                assert r.status == 200, r.status
+
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=concurrency),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=False,
+            auto_decompress=False,
+        )
+        async with session:
+            return await self._post_all(
+                "baseline: raw aiohttp.ClientSession", bodies, concurrency, lambda *a: post(session, *a)
+            )
+
+    async def httpx_reference(self, bodies: list[tuple[str, str, bytes, str, list[str]]], concurrency: int) -> Run:
+        """For reference: raw httpx (the guard's client before 2026-11-29), otherwise as the baseline."""
         import httpx
 
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(limits=limits, trust_env=False, follow_redirects=False) as client:
+
+            async def post(url: str, body: bytes, headers: dict[str, str]) -> None:
+                r = await client.post(url, content=body, headers=headers)
+                assert r.status_code == 200, r.status_code
+
+            return await self._post_all("reference: raw httpx.AsyncClient", bodies, concurrency, post)
+
+    async def _post_all(
+        self,
+        label: str,
+        bodies: list[tuple[str, str, bytes, str, list[str]]],
+        concurrency: int,
+        post: Callable[[str, bytes, dict[str, str]], Awaitable[None]],
+    ) -> Run:
         from duro.webhooks.signing import delivery_headers
 
         before, me = cpu_of(self.receivers), time.process_time()
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         queue = iter(bodies)
-        async with httpx.AsyncClient(limits=limits, trust_env=False, follow_redirects=False) as client:
 
-            async def lane() -> None:
-                for url, event_id, body, delivery_id, secrets_ in queue:
-                    headers = delivery_headers(
-                        body=body,
-                        event_id=event_id,
-                        event_type="invoice_paid",
-                        delivery_id=delivery_id,
-                        t=int(time.time()),
-                        secrets=secrets_,
-                    )
-                    r = await client.post(url, content=body, headers=headers)
-                    assert r.status_code == 200, r.status_code
+        async def lane() -> None:
+            for url, event_id, body, delivery_id, secrets_ in queue:
+                headers = delivery_headers(
+                    body=body,
+                    event_id=event_id,
+                    event_type="invoice_paid",
+                    delivery_id=delivery_id,
+                    t=int(time.time()),
+                    secrets=secrets_,
+                )
+                await post(url, body, headers)
 
-            started = time.perf_counter()
-            await asyncio.gather(*(lane() for _ in range(concurrency)))
-            seconds = time.perf_counter() - started
-        run = Run(f"baseline: raw httpx.AsyncClient, {concurrency} in flight", len(bodies), seconds, seconds)
+        started = time.perf_counter()
+        await asyncio.gather(*(lane() for _ in range(concurrency)))
+        seconds = time.perf_counter() - started
+        run = Run(f"{label}, {concurrency} in flight", len(bodies), seconds, seconds)
         run.worker_cpu = time.process_time() - me
         run.receiver_cpu = cpu_delta(before, cpu_of(self.receivers))
         return run
@@ -413,6 +451,8 @@ async def run(count: int, endpoints: int) -> None:
             print(describe(ceiling, None), flush=True)
             base = await bench.baseline(bodies, concurrency)
             print(describe(base, None), flush=True)
+            reference = await bench.httpx_reference(bodies, concurrency)
+            print(describe(reference, None), flush=True)
             print("[1 worker process] delivering ...", flush=True)
             stack = await bench.stack()
             print(describe(stack, base), flush=True)
@@ -424,6 +464,7 @@ async def run(count: int, endpoints: int) -> None:
             print("exactly one automatic attempt recorded with status 200, every event dispatched")
             print(describe(ceiling, None))
             print(describe(base, None))
+            print(describe(reference, None))
             print(describe(stack, base))
             rate_ok = "met" if stack.rate >= TARGET_RATE else "NOT met"
             ratio_ok = "met" if base.rate and stack.rate / base.rate >= TARGET_RATIO else "NOT met"

@@ -27,6 +27,7 @@ from cryptography.x509.oid import NameOID
 
 from duro.kit.egress import EgressPolicy, EgressTimeouts, PostResult, Resolver, close_connections, guarded_post
 from duro.kit.egress.client import MAX_RESPONSE_BYTES, _guarded_post
+from duro.kit.egress.transport import PinnedResolver
 
 HOST = "hooks.duro.test"
 BODY = b'{"id":"evt_1","type":"invoice.paid"}'
@@ -147,6 +148,7 @@ class Receiver:
 
     reply: bytes | None = field(default_factory=lambda: respond_with(200, b"thanks"))
     trickle: bool = False  # send the reply one byte every 50 ms
+    close: bool = False  # close the connection after each reply
     connections: int = 0
     sni: list[str | None] = field(default_factory=list)
     requests: list[Seen] = field(default_factory=list)
@@ -192,6 +194,8 @@ class Receiver:
                 else:
                     writer.write(self.reply)
                     await writer.drain()
+                if self.close:
+                    return
         except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError, asyncio.LimitOverrunError):
             pass
         finally:
@@ -396,6 +400,83 @@ async def test_response_body_is_read_up_to_64_kib(receiver: Receiver, client_tls
     result = await post(receiver.port, ScriptedResolver(["127.0.0.1"]), client_tls)
     assert (result.error, result.status) == (None, 200)
     assert len(result.body) == MAX_RESPONSE_BYTES == 64 * 1024
+
+
+async def test_only_the_callers_headers_go_on_the_wire(receiver: Receiver, client_tls: ssl.SSLContext) -> None:
+    # Framing headers from the caller are dropped (the body's length is ours), and the client adds nothing of its
+    # own (no User-Agent, Accept or Cookie): the receiver sees exactly the caller's headers plus Host,
+    # Accept-Encoding and Content-Length.
+    sneaky = {**HEADERS, "Content-Length": "1", "Transfer-Encoding": "chunked", "Connection": "close"}
+    first = await post(receiver.port, ScriptedResolver(["127.0.0.1"]), client_tls, headers=sneaky)
+    second = await post(receiver.port, ScriptedResolver(["127.0.0.1"]), client_tls)
+    assert (first.error, first.status, second.error, second.status) == (None, 200, None, 200)
+    for seen in receiver.requests:
+        assert seen.body == BODY
+        assert sorted(seen.headers) == ["accept-encoding", "content-length", "content-type", "duro-signature", "host"]
+        assert seen.headers["content-length"] == str(len(BODY))
+    assert first.request_headers == {**receiver.requests[0].headers}
+    assert receiver.connections == 1
+
+
+async def test_cookies_are_never_sent_back(receiver: Receiver, client_tls: ssl.SSLContext) -> None:
+    receiver.reply = respond_with(200, b"ok", [("Set-Cookie", "session=abc; Path=/")])
+    for _ in range(2):
+        result = await post(receiver.port, ScriptedResolver(["127.0.0.1"]), client_tls)
+        assert (result.error, result.status) == (None, 200)
+    assert [("cookie" in r.headers) for r in receiver.requests] == [False, False]
+
+
+async def test_an_unread_remainder_closes_the_connection(receiver: Receiver, client_tls: ssl.SSLContext) -> None:
+    # Anything past 64 KiB is not read, so the connection cannot be reused: the next attempt must not read the
+    # rest of the previous answer as its own.
+    receiver.reply = respond_with(200, b"x" * (200 * 1024))
+    big = await post(receiver.port, ScriptedResolver(["127.0.0.1"]), client_tls)
+    receiver.reply = respond_with(201, b"fresh")
+    after = await post(receiver.port, ScriptedResolver(["127.0.0.1"]), client_tls)
+    assert (big.status, len(big.body)) == (200, MAX_RESPONSE_BYTES)
+    assert (after.error, after.status, after.body) == (None, 201, b"fresh")
+    assert receiver.connections == 2
+
+
+async def test_a_chunked_response_is_read_up_to_64_kib(receiver: Receiver, client_tls: ssl.SSLContext) -> None:
+    chunk = b"z" * 16384
+    chunks = b"".join(b"4000\r\n" + chunk + b"\r\n" for _ in range(10)) + b"0\r\n\r\n"
+    receiver.reply = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
+    result = await post(receiver.port, ScriptedResolver(["127.0.0.1"]), client_tls)
+    assert (result.error, result.status) == (None, 200)
+    assert result.body == b"z" * MAX_RESPONSE_BYTES
+
+
+async def test_a_closed_kept_alive_connection_is_not_reused(receiver: Receiver, client_tls: ssl.SSLContext) -> None:
+    receiver.close = True  # the server closes after each answer, as one with a short keep-alive would
+    first = await post(receiver.port, ScriptedResolver(["127.0.0.1"]), client_tls)
+    await asyncio.sleep(0.1)
+    second = await post(receiver.port, ScriptedResolver(["127.0.0.1"]), client_tls)
+    assert (first.error, first.status, second.error, second.status) == (None, 200, None, 200)
+    assert (receiver.connections, len(receiver.requests)) == (2, 2)
+
+
+async def test_closing_without_an_answer_is_a_protocol_error(receiver: Receiver, client_tls: ssl.SSLContext) -> None:
+    receiver.reply, receiver.close = b"", True
+    result = await post(receiver.port, ScriptedResolver(["127.0.0.1"]), client_tls)
+    assert (result.error, result.status) == ("protocol_error", None)
+    assert len(receiver.requests) == 1
+
+
+async def test_the_pinned_resolver_answers_only_its_destination() -> None:
+    import ipaddress
+
+    pinned = PinnedResolver(HOST, 443, [ipaddress.ip_address("192.0.2.1"), ipaddress.ip_address("2001:db8::1")])
+    answer = await pinned.resolve(HOST, 443)
+    assert [(a["host"], a["hostname"], a["port"], a["family"]) for a in answer] == [
+        ("192.0.2.1", HOST, 443, socket.AF_INET),
+        ("2001:db8::1", HOST, 443, socket.AF_INET6),
+    ]
+    for host, port in ((HOST, 444), ("other.duro.test", 443), ("192.0.2.1", 443)):
+        with pytest.raises(OSError, match="pinned resolver refuses"):
+            await pinned.resolve(host, port)
+    with pytest.raises(ValueError, match="at least one address"):
+        PinnedResolver(HOST, 443, [])
 
 
 async def test_silent_server_times_out(receiver: Receiver, client_tls: ssl.SSLContext) -> None:

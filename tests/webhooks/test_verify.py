@@ -57,6 +57,7 @@ SERVER_MODULES = (
     "asyncpg",
     "httpx",
     "httpcore",
+    "aiohttp",
     "pydantic",
     "pydantic_core",
     "alembic",

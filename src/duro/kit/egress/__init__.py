@@ -2,7 +2,7 @@
 
 - `url_policy`: save-time rules 1–4 (strict parsing, canonical host, ports, IP literals), pure.
 - `addresses`: `forbidden(ip)`, the denied ranges.
-- `transport`: an httpx transport whose connections go only to addresses that were checked.
+- `transport`: aiohttp sessions whose connections go only to addresses that were checked.
 - `client`: `check_url_at_save` (adds the courtesy resolution of rule 5) and `guarded_post` (the delivery guard).
 """
 

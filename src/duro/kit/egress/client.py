@@ -16,18 +16,20 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Final, Literal
 
-import httpx
+import aiohttp
+import certifi
+from yarl import URL
 
 from duro.kit.clock import monotonic
 from duro.kit.egress.addresses import IPAddress, forbidden, is_loopback, parse_ip
-from duro.kit.egress.transport import PinnedTransports
+from duro.kit.egress.transport import PinnedSessions
 from duro.kit.egress.url_policy import CheckedUrl, DestinationRefused, EgressPolicy, check_url
 
 MAX_RESPONSE_BYTES: Final = 64 * 1024
 SAVE_RESOLVE_SECONDS: Final = 5.0
 
-# Connection pools per destination pin, shared by every attempt of this process (see PinnedTransports).
-_TRANSPORTS: Final = PinnedTransports()
+# Connection pools per destination pin, shared by every attempt of this process (see PinnedSessions).
+_SESSIONS: Final = PinnedSessions()
 
 ErrorCode = Literal["dns_error", "blocked_destination", "connect_error", "tls_error", "timeout", "protocol_error"]
 # (host, port) -> addresses in resolver order, as text. Raise OSError (e.g. socket.gaierror) when it fails.
@@ -40,7 +42,7 @@ class EgressTimeouts:
 
     connect: float = 10.0
     read: float = 10.0
-    write: float = 10.0
+    write: float = 10.0  # not enforced separately by aiohttp: a stalled write ends at `total` (see `_post`)
     total: float = 20.0
 
 
@@ -58,7 +60,7 @@ class PostResult:
     duration_ms: int
     error: ErrorCode | None
     error_message: str | None
-    # The headers as put on the wire by us (httpx adds Content-Length and a few defaults), for the attempt record.
+    # The headers as put on the wire (the caller's, with Host, Accept-Encoding and Content-Length), lower-cased.
     request_headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -208,42 +210,48 @@ async def _post(
     timeouts: EgressTimeouts,
     state: _Attempt,
 ) -> PostResult:
-    """Sent straight through the pinned transport, without an `httpx.AsyncClient`: nothing can add redirects,
-    proxies from the environment, cookies from an earlier response, or default headers."""
-    timeout = httpx.Timeout(connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.connect)
-    request = httpx.Request(
-        "POST",
-        checked.url,
-        content=body,
-        headers=_request_headers(checked, headers),
-        extensions={"timeout": timeout.as_dict()},
-    )
-    if request.url.raw_host.decode("ascii") != checked.host or request.url.port not in (None, checked.port):
-        # httpx must read the checked URL exactly as we did; anything else is a parser differential.
+    """Sent through a pinned session (see `transport`) that adds no headers, reads no proxy settings from the
+    environment, keeps no cookies and never follows redirects; the `Host` header comes from the checked URL.
+
+    Timeouts: `connect` bounds each address's TCP connect and TLS handshake; `read` bounds every wait for response
+    bytes once the request is written; `total` bounds the whole attempt (the caller's `asyncio.timeout`). aiohttp
+    has no write timeout: a body under its 64 KiB write buffer (plus the kernel's socket buffers) is handed over
+    without waiting, so only a larger body sent to a peer that reads nothing can stall, and `total` ends that
+    attempt as a `timeout` (after 20 s instead of the 10 s of `write`)."""
+    url = URL(f"{checked.scheme}://{checked.url_host}:{checked.port}{checked.target}", encoded=True)
+    if url.raw_host != checked.host or url.port != checked.port or url.raw_path_qs != checked.target:
+        # yarl must read the checked URL exactly as we did; anything else is a parser differential.
         return state.failed("blocked_destination", "the URL was not parsed consistently")
-    state.request_headers = dict(request.headers.items())
-    async with _TRANSPORTS.lease(checked.host, checked.port, addresses, ssl_context) as transport:
+    sent = _request_headers(checked, headers)
+    sent["Content-Length"] = str(len(body))
+    state.request_headers = {k.lower(): v for k, v in sent.items()}
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts.connect, sock_read=timeouts.read)
+    async with _SESSIONS.lease(checked.host, checked.port, addresses, ssl_context) as session:
         try:
-            response = await transport.handle_async_request(request)
-        except (httpx.HTTPError, OSError) as exc:
+            response = await session.post(
+                url, data=body, headers=sent, allow_redirects=False, ssl=ssl_context, timeout=timeout
+            )
+        except (aiohttp.ClientError, OSError) as exc:
             code, message = _classify(exc)
             return state.failed(code, message)
-        received = bytearray()
         try:
-            async for chunk in response.aiter_raw():
-                received += chunk
-                if len(received) >= MAX_RESPONSE_BYTES:
+            received = bytearray()
+            while len(received) < MAX_RESPONSE_BYTES:
+                chunk = await response.content.read(MAX_RESPONSE_BYTES - len(received))
+                if not chunk:
                     break
-        except (httpx.HTTPError, OSError) as exc:
+                received += chunk
+        except (aiohttp.ClientError, OSError) as exc:
             # The status arrived but the body broke off: still a failed attempt, with the status recorded.
             code, message = _classify(exc)
-            return state.failed(code, message, status=response.status_code)
+            return state.failed(code, message, status=response.status)
         finally:
-            await response.aclose()
+            # An unread remainder closes the connection instead of returning it to the pool.
+            response.release()
     return PostResult(
-        status=response.status_code,
+        status=response.status,
         headers=_joined(response.headers),
-        body=bytes(received[:MAX_RESPONSE_BYTES]),
+        body=bytes(received),
         duration_ms=state.elapsed_ms(),
         error=None,
         error_message=None,
@@ -252,28 +260,33 @@ async def _post(
 
 
 def _request_headers(checked: CheckedUrl, headers: Mapping[str, str]) -> dict[str, str]:
-    """The caller's headers, except that `Host` always comes from the checked URL and the body is never
-    compressed (a compressed body could expand far beyond the 64 KiB we read)."""
-    out = {k: v for k, v in headers.items() if k.lower() not in ("host", "accept-encoding")}
+    """The caller's headers, except that `Host` always comes from the checked URL, the body is never compressed (a
+    compressed body could expand far beyond the 64 KiB we read) and `Content-Length` is the body's."""
+    dropped = ("host", "accept-encoding", "content-length", "transfer-encoding", "connection")
+    out = {k: v for k, v in headers.items() if k.lower() not in dropped}
     out["Host"] = checked.host_header
     out["Accept-Encoding"] = "identity"
     return out
 
 
-def _joined(headers: httpx.Headers) -> dict[str, str]:
+def _joined(headers: Mapping[str, str]) -> dict[str, str]:
     out: dict[str, str] = {}
-    for key in headers:
-        out[key.lower()] = ", ".join(headers.get_list(key))
+    for key, value in headers.items():
+        name = key.lower()
+        out[name] = f"{out[name]}, {value}" if name in out else value
     return out
 
 
 def _classify(exc: BaseException) -> tuple[ErrorCode, str]:
     message = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):
         return "timeout", message
-    if _ssl_failure(exc):
+    if isinstance(exc, aiohttp.ClientSSLError) or _ssl_failure(exc):
         return "tls_error", _ssl_message(exc) or message
-    if isinstance(exc, httpx.NetworkError | OSError):
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientResponseError | aiohttp.ClientPayloadError):
+        # Closed without an answer, or an answer that is not HTTP/1.x.
+        return "protocol_error", message
+    if isinstance(exc, aiohttp.ClientConnectionError | OSError):
         return "connect_error", message
     return "protocol_error", message
 
@@ -289,16 +302,19 @@ def _ssl_message(exc: BaseException) -> str | None:
         seen.add(id(current))
         if isinstance(current, ssl.SSLError | ssl.CertificateError):
             return str(current)
+        certificate_error = getattr(current, "certificate_error", None)
+        if isinstance(certificate_error, BaseException):  # aiohttp's ClientConnectorCertificateError
+            return str(certificate_error)
         current = current.__cause__ or current.__context__
     return None
 
 
 async def close_connections() -> None:
     """Close the idle kept-alive connections of the guarded client (call on worker shutdown)."""
-    await _TRANSPORTS.aclose()
+    await _SESSIONS.aclose()
 
 
 @cache
 def _default_ssl_context() -> ssl.SSLContext:
-    """certifi's CA bundle (httpx's default), ignoring SSL_CERT_FILE and friends like every other environment knob."""
-    return httpx.create_ssl_context(verify=True, trust_env=False)
+    """certifi's CA bundle, ignoring SSL_CERT_FILE and friends like every other environment knob."""
+    return ssl.create_default_context(cafile=certifi.where())
