@@ -83,10 +83,10 @@ class Database:
     @asynccontextmanager
     async def connection(self, mode: Mode) -> AsyncIterator[Connection]:
         """One mode's connection in autocommit, for a caller that runs a committed-on-its-own statement and then
-        a transaction (`conn.transaction()`) on it: one pool checkout instead of two (the idempotency claim)."""
-        pool = await self.pool()
-        async with pool.acquire() as raw:
-            yield Connection(raw, MODE_SCHEMAS[mode], self.statement_hooks)
+        a transaction (`conn.transaction()`) on it: one pool checkout instead of two (the idempotency claim).
+        The same checkout as `reader`, named for what the caller does with it."""
+        async with self.reader(mode) as conn:
+            yield conn
 
     @asynccontextmanager
     async def core_transaction(self) -> AsyncIterator[Connection]:
