@@ -80,7 +80,8 @@ async def test_the_exact_shape_with_branding_and_method(client: Any, db: Databas
                     "interval": "month",
                     "intervalCount": 1,
                 },
-                "paymentMethod": None,  # charged with the customer's default: the subscription has no own method
+                # No method of its own: the customer's default, which renewals charge, is shown.
+                "paymentMethod": {"rail": "card", "brand": "visa", "last4": "4242"},
             }
         ],
     }
@@ -210,5 +211,23 @@ async def test_four_statements_for_500_subscriptions_at_20_merchants(
     assert {m["tenantId"]: len(m["subscriptions"]) for m in body["merchants"]} == expected
     assert [m["merchantName"] for m in body["merchants"]] == sorted(f"Merchant {n:02d}" for n in range(20))
     first = body["merchants"][0]["subscriptions"]
-    assert sum(1 for s in first if s["paymentMethod"] is not None) == 12
+    # 12 with a method of their own, the other 13 shown with the customer's default (the same card here).
+    assert all(s["paymentMethod"] is not None for s in first)
     assert all(s["plan"]["name"] == "Plan 0" for s in first)
+
+
+async def test_the_method_shown_is_the_one_a_renewal_charges(client: Any, db: Database, tenant: Any, me: Who) -> None:
+    """The subscription's own method when it has one, else the customer's default (renewal resolution, 03 §6)."""
+    p = await plan(client, tenant)
+    c = await customer_with_phone(client, tenant)  # default: visa 4242
+    card = {"testCard": {"number": "5555555555554444", "expMonth": 12, "expYear": 2099}}
+    other = ok(await client.post(f"/v1/customers/{c['id']}/payment-methods", json=card, headers=tenant.auth()), 201)
+    own = {"customerId": c["id"], "planId": p["id"], "paymentMethodId": other["id"]}
+    with_own = ok(await client.post("/v1/subscriptions", json=own, headers=tenant.auth()), 201)
+    by_default = ok(
+        await client.post("/v1/subscriptions", json={"customerId": c["id"], "planId": p["id"]}, headers=tenant.auth()),
+        201,
+    )
+    shown = {s["id"]: s["paymentMethod"] for s in (await portal(client, me))["merchants"][0]["subscriptions"]}
+    assert shown[with_own["id"]] == {"rail": "card", "brand": "mastercard", "last4": "4444"}
+    assert shown[by_default["id"]] == {"rail": "card", "brand": "visa", "last4": "4242"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any, Final
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, func, or_, select
 
 from duro.appearance.repository import published_select
 from duro.db.executor import Connection
@@ -41,9 +41,20 @@ _SUB_COLUMNS = (
 )
 
 
+def _charged_method() -> Any:
+    """The subscription's own method (customer- or identity-owned), else its customer's default: the method a
+    renewal charges (03 §6), so the portal shows what will actually be charged."""
+    return pm.c.id == func.coalesce(subscriptions.c.payment_method_id, customers.c.default_payment_method_id)
+
+
+def _subscriptions_with_method() -> Any:
+    owner = and_(customers.c.tenant_id == subscriptions.c.tenant_id, customers.c.id == subscriptions.c.customer_id)
+    return subscriptions.join(customers, owner).outerjoin(pm, _charged_method())
+
+
 def _with_method(stmt: Select[Any]) -> Select[Any]:
-    """Left-join the subscription's own method (customer- or identity-owned), if it has one."""
-    return stmt.select_from(subscriptions.outerjoin(pm, pm.c.id == subscriptions.c.payment_method_id))
+    """Left-join the method a renewal would charge (see `_charged_method`)."""
+    return stmt.select_from(_subscriptions_with_method())
 
 
 async def customers_of(conn: Connection, phone: str, identity_id: str) -> list[DbRow]:
@@ -120,7 +131,7 @@ async def one_subscription(conn: Connection, tenant_id: str, sub_id: str) -> tup
     stmt = (
         select(*_SUB_COLUMNS, *_PM_COLUMNS, *plan_columns)
         .select_from(
-            subscriptions.outerjoin(pm, pm.c.id == subscriptions.c.payment_method_id).join(
+            _subscriptions_with_method().join(
                 plans, and_(plans.c.tenant_id == subscriptions.c.tenant_id, plans.c.id == subscriptions.c.plan_id)
             )
         )
