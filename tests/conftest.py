@@ -115,10 +115,13 @@ async def clean_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
         return
     database: Database = request.getfixturevalue("db")
     async with database.engine.begin() as conn:
-        # Every tenant-owned table references core.tenants; the simulator ledger is keyed by reference only, and
-        # staff sessions belong to no tenant (a browser test's `duro serve` leaves its staff login behind).
+        # Every tenant-owned table references core.tenants; the simulator ledger is keyed by reference only;
+        # staff sessions, customer identities and their one-time codes belong to no tenant.
         await conn.execute(
-            text("TRUNCATE core.tenants, core.staff_sessions, sandbox.sim_charges, live.sim_charges CASCADE")
+            text(
+                "TRUNCATE core.tenants, core.staff_sessions, core.customer_identities, core.otp_challenges, "
+                "sandbox.sim_charges, live.sim_charges CASCADE"
+            )
         )
     GUARD.violations = []
     yield
