@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -137,3 +138,59 @@ class ServerProcess:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+class WorkerFleet:
+    """Real `duro worker --loops LOOPS` processes on the test database, for crash tests: start some, SIGKILL one,
+    read their logs; `stop_all()` always ends them (SIGTERM, then SIGKILL after 30 s)."""
+
+    def __init__(self, tmp_path: Path, loops: str, **env: str) -> None:
+        self.tmp_path = tmp_path
+        self.loops = loops
+        self.env = cli_env(tmp_path, **env)
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.started = 0
+
+    def start(self, n: int = 1, **extra_env: str) -> list[subprocess.Popen[bytes]]:
+        out = []
+        for _ in range(n):
+            self.started += 1
+            with (self.tmp_path / f"worker-{self.started}.log").open("wb") as log:
+                proc = subprocess.Popen(
+                    [*duro_argv(), "worker", "--loops", self.loops],
+                    env={**self.env, **extra_env},
+                    cwd=self.tmp_path,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            out.append(proc)
+        self.procs.extend(out)
+        return out
+
+    def check_alive(self) -> None:
+        for proc in self.procs:
+            if proc.returncode is None and proc.poll() is not None:
+                raise AssertionError(f"a worker exited with {proc.returncode}:\n{self.logs()}")
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        self.procs.remove(proc)
+
+    def stop_all(self) -> None:
+        procs, self.procs = self.procs, []
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+
+    def logs(self) -> str:
+        tails = []
+        for path in sorted(self.tmp_path.glob("worker-*.log")):
+            tails.append(f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}")
+        return "\n".join(tails)

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
-import subprocess
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -31,7 +29,7 @@ from duro.db.engine import Database
 from duro.kit.ids import new_id
 from duro.runtime import Runtime
 from duro.webhooks.endpoints import create_endpoint
-from tests.cli.process import SECRET_KEY, cli_env, duro_argv
+from tests.cli.process import SECRET_KEY, WorkerFleet
 from tests.conftest import TenantKeys, make_settings
 from tests.webhooks.harness import ctx_factory
 
@@ -92,60 +90,9 @@ async def counting_receiver(tenant: TenantKeys) -> AsyncIterator[CountingReceive
     await runner.cleanup()
 
 
-class Workers:
-    """`duro worker --loops webhooks` processes on the test database; `stop_all()` always ends them."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
-        self.env = cli_env(tmp_path, **WORKER_ENV)
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.started = 0
-
-    def start(self) -> subprocess.Popen[bytes]:
-        self.started += 1
-        with (self.tmp_path / f"worker-{self.started}.log").open("wb") as log:
-            proc = subprocess.Popen(
-                [*duro_argv(), "worker", "--loops", "webhooks"],
-                env=self.env,
-                cwd=self.tmp_path,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self.procs.append(proc)
-        return proc
-
-    def check_alive(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is not None:
-                raise AssertionError(f"a worker exited with {proc.returncode}:\n{self.logs()}")
-
-    def kill(self, proc: subprocess.Popen[bytes]) -> None:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-        self.procs.remove(proc)
-
-    def stop_all(self) -> None:
-        procs, self.procs = self.procs, []
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-
-    def logs(self) -> str:
-        tails = []
-        for path in sorted(self.tmp_path.glob("worker-*.log")):
-            tails.append(f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}")
-        return "\n".join(tails)
-
-
 @pytest.fixture
-def workers(tmp_path: Path) -> Iterator[Workers]:
-    w = Workers(tmp_path)
+def workers(tmp_path: Path) -> Iterator[WorkerFleet]:
+    w = WorkerFleet(tmp_path, "webhooks", **WORKER_ENV)
     try:
         yield w
     finally:
@@ -202,7 +149,7 @@ async def test_sigkilled_webhook_workers_deliver_every_event_to_every_endpoint_o
     tenant: TenantKeys,
     dev_runtime: Runtime,
     counting_receiver: CountingReceiver,
-    workers: Workers,
+    workers: WorkerFleet,
 ) -> None:
     make = ctx_factory(dev_runtime, tenant.id)
     endpoint_path: dict[str, str] = {}
@@ -225,14 +172,14 @@ async def test_sigkilled_webhook_workers_deliver_every_event_to_every_endpoint_o
 
     # SIGKILL the worker each time it has recorded another KILL_EVERY deliveries: it is then in the middle of a
     # claimed batch, with requests in flight and the rest of the batch leased. Restart it at once.
-    victim = workers.start()
+    (victim,) = workers.start()
     stranded_by_kill = []
     for _ in range(KILLS):
         baseline = await delivered(db, tenant.id)
         await wait_for(baseline + KILL_EVERY)
         workers.kill(victim)
         stranded_by_kill.append(await stranded(db, tenant.id))
-        victim = workers.start()
+        (victim,) = workers.start()
     last_kill = time.monotonic() - started
     assert await delivered(db, tenant.id) < DELIVERIES, "every delivery was done before the last kill"
     assert any(stranded_by_kill), f"no kill left a delivery leased: {stranded_by_kill}"

@@ -10,7 +10,6 @@ succeeded charge (and one simulator ledger entry) for it, and its period advance
 from __future__ import annotations
 
 import asyncio
-import signal
 import subprocess
 import time
 from datetime import timedelta
@@ -26,7 +25,7 @@ from duro.runtime import Runtime
 from duro.subscriptions.renewal import Charge, begin_renewal
 from duro.subscriptions.runner import worker_context
 from duro.workers.maintenance import redrive_pending
-from tests.cli.process import cli_env, duro_argv
+from tests.cli.process import WorkerFleet, cli_env, duro_argv
 from tests.conftest import TenantKeys
 
 pytestmark = pytest.mark.slow
@@ -93,61 +92,7 @@ async def pending(db: Database, tenant_id: str) -> int:
     )
 
 
-class Workers:
-    """Real `duro worker --loops billing` processes on the test database; `stop_all()` always ends them."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.tmp_path = tmp_path
-        self.env = cli_env(tmp_path, **WORKER_ENV)
-        self.procs: list[subprocess.Popen[bytes]] = []
-        self.started = 0
-
-    def start(self, n: int = 1, **extra_env: str) -> list[subprocess.Popen[bytes]]:
-        out = []
-        for _ in range(n):
-            self.started += 1
-            with (self.tmp_path / f"worker-{self.started}.log").open("wb") as log:
-                proc = subprocess.Popen(
-                    [*duro_argv(), "worker", "--loops", "billing"],
-                    env={**self.env, **extra_env},
-                    cwd=self.tmp_path,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            out.append(proc)
-        self.procs.extend(out)
-        return out
-
-    def check_alive(self) -> None:
-        for proc in self.procs:
-            if proc.returncode is None and proc.poll() is not None:
-                raise AssertionError(f"a worker exited with {proc.returncode}:\n{self.logs()}")
-
-    def kill(self, proc: subprocess.Popen[bytes]) -> None:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-        self.procs.remove(proc)
-
-    def stop_all(self) -> None:
-        procs, self.procs = self.procs, []
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-
-    def logs(self) -> str:
-        tails = []
-        for path in sorted(self.tmp_path.glob("worker-*.log")):
-            tails.append(f"--- {path.name}\n{path.read_text(errors='replace')[-3000:]}")
-        return "\n".join(tails)
-
-
-async def wait_until(db: Database, tenant_id: str, workers: Workers, target: int, runtime: Runtime | None) -> None:
+async def wait_until(db: Database, tenant_id: str, workers: WorkerFleet, target: int, runtime: Runtime | None) -> None:
     """Poll until `target` subscriptions are renewed (bounded). With a runtime, also re-drive pending charges at
     once (older_than 0), as the maintenance loop does after two minutes: that is what finishes the charges of a
     crashed run, which the billing loop deliberately leaves alone."""
@@ -199,7 +144,7 @@ async def assert_renewed_exactly_once(db: Database, tenant_id: str, n: int) -> N
 
 @pytest.fixture
 def workers(tmp_path: Path) -> Any:
-    w = Workers(tmp_path)
+    w = WorkerFleet(tmp_path, "billing", **WORKER_ENV)
     try:
         yield w
     finally:
@@ -207,7 +152,7 @@ def workers(tmp_path: Path) -> Any:
 
 
 async def test_four_worker_processes_renew_each_due_subscription_once(
-    db: Database, tenant: TenantKeys, workers: Workers
+    db: Database, tenant: TenantKeys, workers: WorkerFleet
 ) -> None:
     await seed(db, tenant.id, COUNT)
     workers.start(4)
@@ -217,7 +162,7 @@ async def test_four_worker_processes_renew_each_due_subscription_once(
 
 
 async def test_sigkilled_worker_and_crashed_first_steps_leave_no_duplicate_and_no_gap(
-    db: Database, tenant: TenantKeys, workers: Workers, app: Any
+    db: Database, tenant: TenantKeys, workers: WorkerFleet, app: Any
 ) -> None:
     await seed(db, tenant.id, COUNT)
     runtime: Runtime = app.state.runtime
